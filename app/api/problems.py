@@ -1,0 +1,135 @@
+"""RFC 9457 problem details: the one shape of every error the API returns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic_core import to_json
+from starlette.exceptions import HTTPException
+
+from app.api.schemas import Problem
+from app.core.results import ItemError
+from app.errors import DomainError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+logger = logging.getLogger("bordin.api")
+
+
+def problem_type(code: str) -> str:
+    """Problem types are relative URIs; `GET /problems/{code}` documents each one."""
+    return f"/problems/{code}"
+
+
+def problem_body(
+    status: int,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: Sequence[ItemError] = (),
+    instance: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(code) if code else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if code:
+        body["code"] = code
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = list(errors)
+    return body
+
+
+def domain_problem(error: DomainError, instance: str | None = None) -> dict[str, Any]:
+    return problem_body(
+        error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        instance=instance,
+    )
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        to_json(body),
+        status_code=body["status"],
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the problem responses an operation can return."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error, expected or not, as problem JSON (never a stack trace)."""
+
+    async def on_domain_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, DomainError)
+        return problem_response(domain_problem(error, request.url.path))
+
+    async def on_validation_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        raw = error.errors()
+        if any(entry.get("type") == "json_invalid" for entry in raw):
+            body = problem_body(
+                400,
+                code="malformed_json",
+                title="Malformed JSON",
+                detail="the request body is not valid JSON",
+                instance=request.url.path,
+            )
+            return problem_response(body)
+        body = problem_body(
+            422,
+            code="invalid_request",
+            title="Invalid request",
+            detail=f"{len(raw)} field(s) of the request are invalid",
+            errors=[_item_error(entry) for entry in raw],
+            instance=request.url.path,
+        )
+        return problem_response(body)
+
+    async def on_http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        detail = error.detail if isinstance(error.detail, str) else None
+        if error.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.url.path}"
+        body = problem_body(error.status_code, detail=detail, instance=request.url.path)
+        return problem_response(body, headers=dict(error.headers or {}))
+
+    async def on_unexpected(request: Request, error: Exception) -> Response:
+        # A bug must look like a bug: 500, logged (without the body), nothing leaked.
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(problem_body(500, instance=request.url.path))
+
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _item_error(entry: Any) -> ItemError:
+    loc = [part for part in entry["loc"] if part != "body"] or ["body"]
+    return {"loc": loc, "code": entry["type"], "message": entry["msg"]}

@@ -1,0 +1,136 @@
+"""The /v1 routes and /health: each parses, calls one service function, and returns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic_core import to_json
+
+from app import services
+from app.api.catalogue import instrument_detail, instrument_summary
+from app.api.language import accept_language
+from app.api.problems import domain_problem, problem_body, problem_response, problem_responses
+from app.api.schemas import (
+    BatchScoreRequest,
+    BatchScoreResponse,
+    Health,
+    InstrumentDetail,
+    InstrumentList,
+    Language,
+    ScoreRequest,
+    ScoreResult,
+)
+from app.api.state import AppState, app_state
+
+router = APIRouter()
+State = Annotated[AppState, Depends(app_state)]
+Lang = Annotated[Language, Depends(accept_language)]
+
+
+def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
+    """Serialise plain dicts in pydantic-core (Rust) instead of FastAPI's generic encoder."""
+    return Response(to_json(content), media_type="application/json", headers=headers)
+
+
+def localized(content: Any, lang: Language) -> Response:
+    return json_response(content, {"Content-Language": lang, "Vary": "Accept-Language"})
+
+
+@router.get(
+    "/health",
+    operation_id="getHealth",
+    tags=["health"],
+    response_model=Health,
+    responses=problem_responses(503),
+)
+def get_health(state: State) -> Response:
+    """Answers 200 when the database answers and the instruments are loaded, 503 otherwise."""
+    try:
+        count = services.check_health(state.database, state.registry)
+    except Exception:  # the database is down: say so, do not crash the probe
+        state.logger.exception("health check failed")
+        body = problem_body(
+            503,
+            code="unhealthy",
+            title="Service unavailable",
+            detail="the database does not answer",
+        )
+        return problem_response(body)
+    return json_response({"status": "ok", "database": "ok", "instruments": count})
+
+
+@router.get(
+    "/v1/instruments",
+    operation_id="listInstruments",
+    tags=["instruments"],
+    response_model=InstrumentList,
+    responses=problem_responses(422),
+)
+async def list_instruments(state: State, lang: Lang) -> Response:
+    """The latest version of every instrument."""
+    registry = state.registry
+    items = [instrument_summary(registry, loaded, lang) for loaded in registry.latest()]
+    return localized({"items": items, "next_cursor": None}, lang)
+
+
+@router.get(
+    "/v1/instruments/{instrument_id}",
+    operation_id="getInstrument",
+    tags=["instruments"],
+    response_model=InstrumentDetail,
+    responses=problem_responses(404, 422),
+)
+async def get_instrument(
+    instrument_id: str,
+    state: State,
+    lang: Lang,
+    version: Annotated[str | None, Query(description="A loaded version; latest if absent.")] = None,
+) -> Response:
+    """The full definition: items, scales, reverse keys, missing rules, cut-offs, rupture rules."""
+    loaded = state.registry.get(instrument_id, version)
+    return localized(instrument_detail(state.registry, loaded, lang), lang)
+
+
+@router.post(
+    "/v1/scores",
+    operation_id="scoreResponses",
+    tags=["scoring"],
+    response_model=ScoreResult,
+    responses=problem_responses(400, 404, 413, 422),
+)
+async def score_responses(payload: ScoreRequest, state: State) -> Response:
+    """Score one administration. Nothing is stored."""
+    result = services.score_responses(
+        state.registry, payload.instrument, payload.version, payload.responses
+    )
+    return json_response(result)
+
+
+@router.post(
+    "/v1/scores/batch",
+    operation_id="scoreBatch",
+    tags=["scoring"],
+    response_model=BatchScoreResponse,
+    responses=problem_responses(400, 404, 413, 422),
+)
+async def score_batch(request: Request, payload: BatchScoreRequest, state: State) -> Response:
+    """Score many administrations of one instrument. A bad row gets its own problem."""
+    outcomes = services.score_batch(
+        state.registry,
+        payload.instrument,
+        payload.version,
+        [(row.ref, row.responses) for row in payload.rows],
+        state.settings.max_batch_rows,
+    )
+    results: list[dict[str, Any]] = []
+    for index, outcome in enumerate(outcomes):
+        if outcome.error is None:
+            results.append({"ref": outcome.ref, "result": outcome.result})
+            continue
+        problem = domain_problem(outcome.error, request.url.path)
+        for error in problem["errors"]:
+            error["loc"] = ["rows", index, *error["loc"]]
+        results.append({"ref": outcome.ref, "error": problem})
+    return json_response({"results": results})

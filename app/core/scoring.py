@@ -1,0 +1,422 @@
+"""The scoring core: compiles an instrument definition once, then scores responses with it.
+
+Pure functions over plain data: no web framework, no database, no clock. `compile_scorer`
+turns a validated definition into flat tuples (item positions, bounds, reverse sums, scale
+memberships) so that scoring one response parses nothing and looks nothing up twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.core.results import Flag, ItemError, ScaleResult, ScoreResult, ScoreWarning
+from app.errors import InvalidResponsesError
+from app.instruments.definition import (
+    AlertZone,
+    BelowCutoffRule,
+    InstrumentDefinition,
+    ReportedRuptureRule,
+)
+
+# Comparisons with declared thresholds tolerate binary rounding of decimal answers
+# (9.1 + 8.9 + 9.0 + 9.0 is 36.00000000000001 in floating point, and is 36).
+EPSILON = 1e-9
+# Means, POMP and prorated scores are rounded to 6 decimals: far below clinical precision,
+# and free of binary noise (a POMP of 90.99999999999999 is 91).
+DECIMALS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemPlan:
+    id: str
+    index: int
+    low: float
+    high: float
+    step: float
+    integral: bool
+    reverse_sum: float | None
+    not_assessed: frozenset[float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """Item `index` applies only when item `on` was answered `equals`."""
+
+    index: int
+    item_id: str
+    on: int
+    on_id: str
+    equals: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ScalePlan:
+    id: str
+    indices: tuple[int, ...]
+    size: int
+    low: float
+    high: float
+    max_missing: int
+    mean_method: bool
+    digits: int
+    gated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _CutoffCheck:
+    scale: str
+    threshold: float
+    zone: AlertZone
+    citation: str
+
+    def alerts(self, score: float) -> bool:
+        if self.zone is AlertZone.at_or_below:
+            return score <= self.threshold + EPSILON
+        if self.zone is AlertZone.below:
+            return score < self.threshold - EPSILON
+        if self.zone is AlertZone.at_or_above:
+            return score >= self.threshold - EPSILON
+        return score > self.threshold + EPSILON
+
+
+@dataclass(frozen=True, slots=True)
+class _ReportCheck:
+    scale: str
+    indices: tuple[int, ...]
+    at_least: float
+    details: tuple[tuple[str, str, int], ...]
+    citation: str
+
+
+class Scorer:
+    """Scores responses to one instrument version. Build it with `compile_scorer`."""
+
+    __slots__ = (
+        "_cutoffs",
+        "_gates",
+        "_item_count",
+        "_items",
+        "_kinded_items",
+        "_reports",
+        "_scales",
+        "definition_hash",
+        "instrument_id",
+        "version",
+    )
+
+    def __init__(
+        self,
+        definition: InstrumentDefinition,
+        definition_hash: str,
+    ) -> None:
+        self.instrument_id = definition.id
+        self.version = definition.version
+        self.definition_hash = definition_hash
+        items: dict[str, _ItemPlan] = {}
+        for index, item in enumerate(definition.items):
+            scale = definition.scale_of(item)
+            items[item.id] = _ItemPlan(
+                id=item.id,
+                index=index,
+                low=scale.min,
+                high=scale.max,
+                step=scale.step,
+                integral=float(scale.step).is_integer() and float(scale.min).is_integer(),
+                # Reversal on a min..max scale is (min + max) - x (shared/spec/instruments.md).
+                reverse_sum=scale.min + scale.max if item.reverse else None,
+                not_assessed=frozenset(scale.not_assessed),
+            )
+        self._items = items
+        self._item_count = len(items)
+        self._gates = tuple(
+            _Gate(
+                index=items[item.id].index,
+                item_id=item.id,
+                on=items[item.applies_when.item].index,
+                on_id=item.applies_when.item,
+                equals=item.applies_when.equals,
+            )
+            for item in definition.items
+            if item.applies_when is not None
+        )
+        gated = {gate.index for gate in self._gates}
+        self._scales = tuple(
+            _compile_scale(definition, scale_index, items, gated)
+            for scale_index in range(len(definition.scales))
+        )
+        scale_indices = {plan.id: plan.indices for plan in self._scales}
+        cutoffs = {cutoff.scale: cutoff for cutoff in definition.cutoffs}
+        self._cutoffs = tuple(
+            _CutoffCheck(
+                scale_id, cutoffs[scale_id].value, cutoffs[scale_id].alert_zone, rule.citation
+            )
+            for rule in definition.ruptures
+            if isinstance(rule, BelowCutoffRule)
+            for scale_id in rule.scales
+        )
+        self._reports = tuple(
+            _ReportCheck(
+                scale=scale_id,
+                indices=scale_indices[scale_id],
+                at_least=rule.at_least,
+                details=tuple(
+                    (name, item_id, items[item_id].index) for name, item_id in rule.details.items()
+                ),
+                citation=rule.citation,
+            )
+            for rule in definition.ruptures
+            if isinstance(rule, ReportedRuptureRule)
+            for scale_id in rule.scales
+        )
+        self._kinded_items = tuple(
+            (items[item.id].index, items[item.id].low, item.rupture_kind.value)
+            for item in definition.items
+            if item.rupture_kind is not None
+        )
+
+    def score(self, responses: Mapping[str, object]) -> ScoreResult:
+        """Validate, reverse and score one set of responses (item id -> number or null).
+
+        An unanswered item is null or absent; a 'not assessed' code counts as unanswered
+        and is reported as a warning. Any invalid answer raises `InvalidResponsesError`, naming
+        every offending item, and nothing is scored.
+        """
+        values: list[float | None] = [None] * self._item_count
+        errors: list[ItemError] = []
+        warnings: list[ScoreWarning] = []
+        items = self._items
+        for item_id, raw in responses.items():
+            plan = items.get(item_id)
+            if plan is None:
+                errors.append(_error(item_id, "unknown_item", "no such item in this instrument"))
+                continue
+            if raw is None:
+                continue
+            kind = type(raw)
+            if kind is not int and kind is not float:
+                errors.append(_error(item_id, "not_a_number", "the answer must be a number"))
+                continue
+            value: float = raw  # type: ignore[assignment]
+            if not plan.low <= value <= plan.high:
+                if value in plan.not_assessed:
+                    warnings.append(_not_assessed(item_id, value))
+                    continue
+                errors.append(_out_of_range(plan, value))
+                continue
+            if plan.integral:
+                off_step = kind is float and not value.is_integer()
+            else:
+                off_step = not _on_step(value, plan)
+            if off_step:
+                errors.append(_off_step(plan, value))
+                continue
+            reverse_sum = plan.reverse_sum
+            values[plan.index] = value if reverse_sum is None else reverse_sum - value
+        if errors:
+            raise InvalidResponsesError(errors)
+        inapplicable = self._apply_gates(values, responses, warnings) if self._gates else None
+        scales = {plan.id: _score_scale(plan, values, inapplicable) for plan in self._scales}
+        flags = self._flags(scales, values, responses) if (self._cutoffs or self._reports) else []
+        return {
+            "instrument": self.instrument_id,
+            "version": self.version,
+            "definition_hash": self.definition_hash,
+            "scales": scales,
+            "flags": flags,
+            "warnings": warnings,
+        }
+
+    def _apply_gates(
+        self,
+        values: list[float | None],
+        responses: Mapping[str, object],
+        warnings: list[ScoreWarning],
+    ) -> frozenset[int]:
+        """Items whose gate was answered otherwise do not apply; an answer to them is ignored.
+
+        Gates compare the answer as given, before any reversal.
+        """
+        inapplicable: set[int] = set()
+        for gate in self._gates:
+            if values[gate.on] is None:  # gate unanswered: the item may apply
+                continue
+            gate_answer: float = responses[gate.on_id]  # type: ignore[assignment]
+            if abs(gate_answer - gate.equals) <= EPSILON:
+                continue
+            inapplicable.add(gate.index)
+            if values[gate.index] is not None:
+                values[gate.index] = None
+                warnings.append(
+                    {
+                        "code": "not_applicable",
+                        "item": gate.item_id,
+                        "message": "this item does not apply given an earlier answer; ignored",
+                    }
+                )
+        return frozenset(inapplicable)
+
+    def _flags(
+        self,
+        scales: dict[str, ScaleResult],
+        values: list[float | None],
+        responses: Mapping[str, object],
+    ) -> list[Flag]:
+        flags: list[Flag] = []
+        for cutoff in self._cutoffs:
+            score = scales[cutoff.scale]["score"]
+            if score is not None and cutoff.alerts(score):
+                flags.append(
+                    {
+                        "rule": "below_cutoff",
+                        "scale": cutoff.scale,
+                        "value": score,
+                        "threshold": cutoff.threshold,
+                        "alert_zone": cutoff.zone.value,
+                        "citation": cutoff.citation,
+                    }
+                )
+        for report in self._reports:
+            # The answered items count even when the scale cannot be scored: a box left
+            # blank must not hide a rupture that was marked.
+            answered = [values[index] for index in report.indices]
+            score = sum(value for value in answered if value is not None)
+            if score < report.at_least - EPSILON:
+                continue
+            kinds = sorted(
+                {kind for index, low, kind in self._kinded_items if _present(values[index], low)}
+            )
+            details: dict[str, float | None] = {}
+            for name, item_id, index in report.details:
+                answer = responses.get(item_id)
+                scored = values[index] is not None and isinstance(answer, int | float)
+                details[name] = float(answer) if scored else None  # type: ignore[arg-type]
+            flags.append(
+                {
+                    "rule": "reported_rupture",
+                    "scale": report.scale,
+                    "value": score,
+                    "threshold": report.at_least,
+                    "kinds": kinds,
+                    "details": details,
+                    "citation": report.citation,
+                }
+            )
+        return flags
+
+
+def compile_scorer(definition: InstrumentDefinition, definition_hash: str) -> Scorer:
+    return Scorer(definition, definition_hash)
+
+
+def _present(value: float | None, low: float) -> bool:
+    return value is not None and value > low
+
+
+def _compile_scale(
+    definition: InstrumentDefinition,
+    scale_index: int,
+    items: dict[str, _ItemPlan],
+    gated: set[int],
+) -> _ScalePlan:
+    scale = definition.scales[scale_index]
+    plans = [items[item_id] for item_id in scale.items]
+    first = plans[0]
+    size = len(plans)
+    mean_method = scale.method == "mean"
+    return _ScalePlan(
+        id=scale.id,
+        indices=tuple(plan.index for plan in plans),
+        size=size,
+        low=first.low if mean_method else first.low * size,
+        high=first.high if mean_method else first.high * size,
+        max_missing=scale.missing.max_missing,
+        mean_method=mean_method,
+        digits=max(_decimals(plan.step) + _decimals(plan.low) for plan in plans),
+        gated=any(plan.index in gated for plan in plans),
+    )
+
+
+def _score_scale(
+    plan: _ScalePlan, values: list[float | None], inapplicable: frozenset[int] | None
+) -> ScaleResult:
+    total: float = 0
+    answered = 0
+    for index in plan.indices:
+        value = values[index]
+        if value is not None:
+            total += value
+            answered += 1
+    expected = plan.size
+    if plan.gated and inapplicable:
+        expected -= sum(1 for index in plan.indices if index in inapplicable)
+    if expected == 0 or expected - answered > plan.max_missing:
+        return {
+            "score": None,
+            "mean": None,
+            "pomp": None,
+            "min": plan.low,
+            "max": plan.high,
+            "answered": answered,
+            "expected": expected,
+            "prorated": False,
+            "reason": "not_applicable" if expected == 0 else "too_many_missing",
+        }
+    mean = total / answered
+    prorated = answered < plan.size
+    if plan.mean_method:
+        score = round(mean, DECIMALS)
+    elif prorated:
+        score = round(mean * plan.size, DECIMALS)
+    else:
+        score = float(round(total, plan.digits))
+    return {
+        "score": score,
+        "mean": round(mean, DECIMALS),
+        "pomp": round((score - plan.low) / (plan.high - plan.low) * 100, DECIMALS),
+        "min": plan.low,
+        "max": plan.high,
+        "answered": answered,
+        "expected": expected,
+        "prorated": prorated,
+        "reason": None,
+    }
+
+
+def _on_step(value: float, plan: _ItemPlan) -> bool:
+    steps = (value - plan.low) / plan.step
+    return abs(steps - round(steps)) <= 1e-6
+
+
+def _decimals(number: float) -> int:
+    exponent = Decimal(repr(number)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _error(item_id: str, code: str, message: str) -> ItemError:
+    return {"loc": ["responses", item_id], "code": code, "message": message}  # type: ignore[typeddict-item]
+
+
+def _out_of_range(plan: _ItemPlan, value: float) -> ItemError:
+    return _error(
+        plan.id, "out_of_range", f"{value} is outside {_num(plan.low)}..{_num(plan.high)}"
+    )
+
+
+def _off_step(plan: _ItemPlan, value: float) -> ItemError:
+    return _error(
+        plan.id, "off_step", f"{value} is not a multiple of {_num(plan.step)} from {_num(plan.low)}"
+    )
+
+
+def _not_assessed(item_id: str, value: float) -> ScoreWarning:
+    return {
+        "code": "not_assessed",
+        "item": item_id,
+        "message": f"{_num(value)} means not assessed; counted as unanswered",
+    }
+
+
+def _num(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)

@@ -1,0 +1,66 @@
+"""Builds the FastAPI application: `create_app(settings)`; nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from app import services
+from app.api.limits import BodySizeLimit
+from app.api.problems import install_problem_handlers
+from app.api.routes import router
+from app.api.state import AppState
+from app.db import Database
+from app.instruments.registry import load_registry
+from app.settings import Settings
+
+DESCRIPTION = """\
+Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
+their published keys, and watches the alliance for ruptures with declared, cited rules.
+Every error is an RFC 9457 problem (`application/problem+json`).
+"""
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """Load and check every instrument (fail fast, naming file and field), then build the app.
+
+    `database` lets tests hand in an engine they own; by default one is made from the URL.
+    """
+    registry = load_registry(settings.instruments_dir)
+    database = database or Database.from_url(settings.database_url)
+    state = AppState(settings=settings, database=database, registry=registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.register_definitions(database, registry, datetime.now(UTC))
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Bordin",
+        version="0.1.0",
+        summary="Therapeutic alliance scoring and rupture detection",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json",
+    )
+    app.state.bordin = state
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:app_factory`: settings from the environment."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return create_app(settings)

@@ -1,0 +1,43 @@
+"""Service settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Read from environment variables of the same name (upper case), or a `.env` file."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./bordin.db",
+        description="SQLAlchemy URL. postgresql:// URLs use the psycopg 3 driver.",
+    )
+    instruments_dir: Path = Field(
+        default=PROJECT_ROOT / "instruments",
+        description="Folder of instrument definitions, <id>/<version>.yaml.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413."
+    )
+    max_batch_rows: int = Field(
+        default=20_000, gt=0, description="Rows accepted by one POST /v1/scores/batch."
+    )
+    docs_enabled: bool = Field(default=True, description="Serve /docs and /redoc.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, url: str) -> str:
+        """`postgres://` and `postgresql://` URLs name no driver; we ship psycopg 3."""
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
