@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.db import Database, make_engine
+from app.db import make_engine
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings

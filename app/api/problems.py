@@ -13,7 +13,6 @@ from fastapi.responses import Response
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 
-from app.api.schemas import Problem
 from app.core.results import ItemError
 from app.errors import DomainError
 
@@ -71,10 +70,13 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI declarations of the problem responses an operation can return."""
+    """OpenAPI declarations of the problem responses an operation can return.
+
+    Only `application/problem+json` is declared (a `model` would add a JSON twin); the
+    Problem schema is in the components because the batch result refers to it.
+    """
     return {
         status: {
-            "model": Problem,
             "description": HTTPStatus(status).phrase,
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }

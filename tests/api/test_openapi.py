@@ -1,0 +1,57 @@
+"""The OpenAPI document is a product: stable operation ids, named schemas, declared problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+OPERATIONS = {
+    ("get", "/health"): "getHealth",
+    ("get", "/v1/instruments"): "listInstruments",
+    ("get", "/v1/instruments/{instrument_id}"): "getInstrument",
+    ("post", "/v1/scores"): "scoreResponses",
+    ("post", "/v1/scores/batch"): "scoreBatch",
+}
+
+
+@pytest.fixture
+def document(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_every_operation_has_its_stable_operation_id(document: dict[str, Any]) -> None:
+    found = {
+        (method, path): operation["operationId"]
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert found == OPERATIONS
+
+
+def test_every_error_response_is_declared_with_the_problem_schema(
+    document: dict[str, Any],
+) -> None:
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
+            assert errors, f"{method} {path} declares no problem response"
+            for code, declared in errors.items():
+                schema = declared["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, (path, code)
+
+
+def test_bodies_and_results_are_named_schemas_with_examples(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("ScoreRequest", "ScoreResult", "BatchScoreRequest", "InstrumentList", "Problem"):
+        assert name in schemas
+        assert "example" in schemas[name], name
+    score = document["paths"]["/v1/scores"]["post"]
+    body_schema = score["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema == {"$ref": "#/components/schemas/ScoreRequest"}
+    ok = score["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/ScoreResult"}
