@@ -7,9 +7,11 @@ memberships) so that scoring one response parses nothing and looks nothing up tw
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 
 from app.core.results import Flag, ItemError, ScaleResult, ScoreResult, ScoreWarning
 from app.errors import InvalidResponsesError
@@ -39,6 +41,17 @@ class _ItemPlan:
     reverse_sum: float | None
     not_assessed: frozenset[float]
 
+    @property
+    def whole_numbers_on_step(self) -> bool:
+        """Every whole number inside the scale is a valid answer (1..5 by 1, 0..10 by 0.1)."""
+        return float(self.low).is_integer() and (1 / self.step).is_integer()
+
+
+# item id -> (position, fast low, fast high, reverse sum or None, plan), unpacked in one step
+# in the hot loop of `Scorer.score`. A whole number within fast low..fast high needs no other
+# check; the range is empty where whole numbers need a step check.
+_ItemEntry = tuple[int, float, float, float | None, _ItemPlan]
+
 
 @dataclass(frozen=True, slots=True)
 class _Gate:
@@ -55,6 +68,7 @@ class _Gate:
 class _ScalePlan:
     id: str
     indices: tuple[int, ...]
+    take: Callable[[list[float | None]], tuple[float | None, ...]]
     size: int
     low: float
     high: float
@@ -62,6 +76,10 @@ class _ScalePlan:
     mean_method: bool
     digits: int
     gated: bool
+    # For whole-number items: the result of every possible complete answer, indexed by
+    # sum - smallest sum, so a complete answer needs no arithmetic beyond the sum.
+    table: tuple[ScaleResult, ...] | None
+    table_offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +113,13 @@ class Scorer:
 
     __slots__ = (
         "_cutoffs",
+        "_entries",
         "_gates",
+        "_has_rules",
         "_item_count",
-        "_items",
         "_kinded_items",
         "_reports",
+        "_scale_scorers",
         "_scales",
         "definition_hash",
         "instrument_id",
@@ -117,18 +137,30 @@ class Scorer:
         items: dict[str, _ItemPlan] = {}
         for index, item in enumerate(definition.items):
             scale = definition.scale_of(item)
+            integral = scale.step.is_integer() and scale.min.is_integer()
+            # Whole-number scales are kept as ints: exact sums, and fast comparisons.
+            low, high = (int(scale.min), int(scale.max)) if integral else (scale.min, scale.max)
             items[item.id] = _ItemPlan(
                 id=item.id,
                 index=index,
-                low=scale.min,
-                high=scale.max,
+                low=low,
+                high=high,
                 step=scale.step,
-                integral=float(scale.step).is_integer() and float(scale.min).is_integer(),
+                integral=integral,
                 # Reversal on a min..max scale is (min + max) - x (shared/spec/instruments.md).
-                reverse_sum=scale.min + scale.max if item.reverse else None,
+                reverse_sum=low + high if item.reverse else None,
                 not_assessed=frozenset(scale.not_assessed),
             )
-        self._items = items
+        self._entries: dict[str, _ItemEntry] = {
+            item_id: (
+                plan.index,
+                plan.low if plan.whole_numbers_on_step else math.inf,
+                plan.high if plan.whole_numbers_on_step else -math.inf,
+                plan.reverse_sum,
+                plan,
+            )
+            for item_id, plan in items.items()
+        }
         self._item_count = len(items)
         self._gates = tuple(
             _Gate(
@@ -146,6 +178,7 @@ class Scorer:
             _compile_scale(definition, scale_index, items, gated)
             for scale_index in range(len(definition.scales))
         )
+        self._scale_scorers = tuple((plan.id, _scale_scorer(plan)) for plan in self._scales)
         scale_indices = {plan.id: plan.indices for plan in self._scales}
         cutoffs = {cutoff.scale: cutoff for cutoff in definition.cutoffs}
         self._cutoffs = tuple(
@@ -175,6 +208,7 @@ class Scorer:
             for item in definition.items
             if item.rupture_kind is not None
         )
+        self._has_rules = bool(self._cutoffs or self._reports)
 
     def score(self, responses: Mapping[str, object]) -> ScoreResult:
         """Validate, reverse and score one set of responses (item id -> number or null).
@@ -186,39 +220,27 @@ class Scorer:
         values: list[float | None] = [None] * self._item_count
         errors: list[ItemError] = []
         warnings: list[ScoreWarning] = []
-        items = self._items
+        entries = self._entries
         for item_id, raw in responses.items():
-            plan = items.get(item_id)
-            if plan is None:
+            entry = entries.get(item_id)
+            if entry is None:
                 errors.append(_error(item_id, "unknown_item", "no such item in this instrument"))
                 continue
-            if raw is None:
-                continue
-            kind = type(raw)
-            if kind is not int and kind is not float:
-                errors.append(_error(item_id, "not_a_number", "the answer must be a number"))
-                continue
-            value: float = raw  # type: ignore[assignment]
-            if not plan.low <= value <= plan.high:
-                if value in plan.not_assessed:
-                    warnings.append(_not_assessed(item_id, value))
-                    continue
-                errors.append(_out_of_range(plan, value))
-                continue
-            if plan.integral:
-                off_step = kind is float and not value.is_integer()
-            else:
-                off_step = not _on_step(value, plan)
-            if off_step:
-                errors.append(_off_step(plan, value))
-                continue
-            reverse_sum = plan.reverse_sum
-            values[plan.index] = value if reverse_sum is None else reverse_sum - value
+            index, fast_low, fast_high, reverse_sum, plan = entry
+            if raw.__class__ is int and fast_low <= raw <= fast_high:
+                # The common case, kept short: a whole number inside the scale.
+                values[index] = raw if reverse_sum is None else reverse_sum - raw
+            elif raw is not None:
+                value = _checked_answer(plan, raw, errors, warnings)
+                if value is not None:
+                    values[index] = value if reverse_sum is None else reverse_sum - value
         if errors:
             raise InvalidResponsesError(errors)
         inapplicable = self._apply_gates(values, responses, warnings) if self._gates else None
-        scales = {plan.id: _score_scale(plan, values, inapplicable) for plan in self._scales}
-        flags = self._flags(scales, values, responses) if (self._cutoffs or self._reports) else []
+        scales: dict[str, ScaleResult] = {}
+        for scale_id, score_scale in self._scale_scorers:
+            scales[scale_id] = score_scale(values, inapplicable)
+        flags = self._flags(scales, values, responses) if self._has_rules else []
         return {
             "instrument": self.instrument_id,
             "version": self.version,
@@ -310,6 +332,31 @@ def compile_scorer(definition: InstrumentDefinition, definition_hash: str) -> Sc
     return Scorer(definition, definition_hash)
 
 
+def _checked_answer(
+    plan: _ItemPlan, raw: object, errors: list[ItemError], warnings: list[ScoreWarning]
+) -> float | None:
+    """The answer as a number on the item's scale, or None after recording why not."""
+    if raw.__class__ is not int and raw.__class__ is not float:  # bool is not a number here
+        errors.append(_error(plan.id, "not_a_number", "the answer must be a number"))
+        return None
+    value: float = raw
+    if not plan.low <= value <= plan.high:
+        if value in plan.not_assessed:
+            warnings.append(_not_assessed(plan.id, value))
+        else:
+            errors.append(_out_of_range(plan, value))
+        return None
+    if plan.integral:
+        if not value.is_integer():
+            errors.append(_off_step(plan, value))
+            return None
+        return int(value)
+    if not _on_step(value, plan):
+        errors.append(_off_step(plan, value))
+        return None
+    return value
+
+
 def _present(value: float | None, low: float) -> bool:
     return value is not None and value > low
 
@@ -325,29 +372,83 @@ def _compile_scale(
     first = plans[0]
     size = len(plans)
     mean_method = scale.method == "mean"
+    low = float(first.low if mean_method else first.low * size)
+    high = float(first.high if mean_method else first.high * size)
+    indices = tuple(plan.index for plan in plans)
+    table = None
+    table_offset = int(first.low) * size
+    if all(plan.integral for plan in plans):
+        sums = range(table_offset, int(first.high) * size + 1)
+        table = tuple(_complete_result(total, size, low, high, mean_method) for total in sums)
     return _ScalePlan(
         id=scale.id,
-        indices=tuple(plan.index for plan in plans),
+        indices=indices,
+        take=_taker(indices),
         size=size,
-        low=first.low if mean_method else first.low * size,
-        high=first.high if mean_method else first.high * size,
+        low=low,
+        high=high,
         max_missing=scale.missing.max_missing,
         mean_method=mean_method,
         digits=max(_decimals(plan.step) + _decimals(plan.low) for plan in plans),
         gated=any(plan.index in gated for plan in plans),
+        table=table,
+        table_offset=table_offset,
     )
 
 
-def _score_scale(
-    plan: _ScalePlan, values: list[float | None], inapplicable: frozenset[int] | None
+def _complete_result(
+    total: int, size: int, low: float, high: float, mean_method: bool
 ) -> ScaleResult:
-    total: float = 0
-    answered = 0
-    for index in plan.indices:
-        value = values[index]
-        if value is not None:
-            total += value
-            answered += 1
+    mean = round(total / size, DECIMALS)
+    score = mean if mean_method else float(total)
+    return {
+        "score": score,
+        "mean": mean,
+        "pomp": round((score - low) / (high - low) * 100, DECIMALS),
+        "min": low,
+        "max": high,
+        "answered": size,
+        "expected": size,
+        "prorated": False,
+        "reason": None,
+    }
+
+
+def _taker(indices: tuple[int, ...]) -> Callable[[list[float | None]], tuple[float | None, ...]]:
+    """A C-speed `lambda values: tuple(values[i] for i in indices)`."""
+    if len(indices) == 1:
+        (only,) = indices
+        return lambda values: (values[only],)
+    return itemgetter(*indices)
+
+
+_ScaleScorer = Callable[[list[float | None], frozenset[int] | None], ScaleResult]
+
+
+def _scale_scorer(plan: _ScalePlan) -> _ScaleScorer:
+    """The function that scores one scale, with a short path for complete whole-number answers."""
+    table = plan.table
+    if table is None or plan.gated:
+        return lambda values, inapplicable: _score_scale(plan, plan.take(values), inapplicable)
+    take = plan.take
+    offset = plan.table_offset
+
+    def score_scale(values: list[float | None], inapplicable: frozenset[int] | None) -> ScaleResult:
+        taken = take(values)
+        if None in taken:
+            return _score_scale(plan, taken, inapplicable)
+        return table[sum(taken) - offset].copy()  # type: ignore[arg-type]
+
+    return score_scale
+
+
+def _score_scale(
+    plan: _ScalePlan, taken: tuple[float | None, ...], inapplicable: frozenset[int] | None
+) -> ScaleResult:
+    """Score a scale from its items' values, applying the declared missing-item rule."""
+    answered_values = [value for value in taken if value is not None]
+    total: float = sum(answered_values)
+    answered = len(answered_values)
     expected = plan.size
     if plan.gated and inapplicable:
         expected -= sum(1 for index in plan.indices if index in inapplicable)
