@@ -40,3 +40,21 @@ class BatchTooLargeError(DomainError):
     status = 413
     code = "batch_too_large"
     title = "Batch too large"
+
+
+class MalformedJsonError(DomainError):
+    status = 400
+    code = "malformed_json"
+    title = "Malformed JSON"
+
+
+class InvalidRequestError(DomainError):
+    status = 422
+    code = "invalid_request"
+    title = "Invalid request"
+
+
+class UnsupportedMediaTypeError(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"

@@ -51,5 +51,5 @@ class ScoreResult(TypedDict):
 
 class ItemError(TypedDict):
     loc: list[str | int]
-    code: Literal["unknown_item", "not_a_number", "out_of_range", "off_step"]
+    code: str  # unknown_item, not_a_number, out_of_range, off_step (or a request field error)
     message: str

@@ -8,7 +8,7 @@ memberships) so that scoring one response parses nothing and looks nothing up tw
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
@@ -21,6 +21,9 @@ from app.instruments.definition import (
     InstrumentDefinition,
     ReportedRuptureRule,
 )
+
+# Item values in definition order, after reversal; None = not answered.
+Values = Sequence[float | None]
 
 # Comparisons with declared thresholds tolerate binary rounding of decimal answers
 # (9.1 + 8.9 + 9.0 + 9.0 is 36.00000000000001 in floating point, and is 36).
@@ -54,6 +57,43 @@ _ItemEntry = tuple[int, float, float, float | None, _ItemPlan]
 
 
 @dataclass(frozen=True, slots=True)
+class _CompleteAnswers:
+    """The short path for the usual administration: every item answered with a whole number
+    on one shared scale. Checks run in C (itemgetter, min, max); anything else (a missing,
+    decimal, invalid or 'not assessed' answer) falls back to the item-by-item path, which
+    gives the same scores and names every problem."""
+
+    size: int
+    take: Callable[[Mapping[str, object]], tuple[object, ...]]
+    low: int
+    high: int
+    reversed_positions: tuple[int, ...]
+    reverse_sum: int
+
+    def values(self, responses: Mapping[str, object]) -> Values | None:
+        if len(responses) != self.size:
+            return None
+        try:
+            answers = self.take(responses)
+        except KeyError:
+            return None
+        if set(map(type, answers)) != _INT_ONLY:
+            return None
+        whole: tuple[int, ...] = answers  # type: ignore[assignment]
+        if min(whole) < self.low or max(whole) > self.high:
+            return None
+        if not self.reversed_positions:
+            return whole
+        values = list(whole)
+        for position in self.reversed_positions:
+            values[position] = self.reverse_sum - whole[position]
+        return values
+
+
+_INT_ONLY = {int}
+
+
+@dataclass(frozen=True, slots=True)
 class _Gate:
     """Item `index` applies only when item `on` was answered `equals`."""
 
@@ -68,7 +108,7 @@ class _Gate:
 class _ScalePlan:
     id: str
     indices: tuple[int, ...]
-    take: Callable[[list[float | None]], tuple[float | None, ...]]
+    take: Callable[[Values], tuple[float | None, ...]]
     size: int
     low: float
     high: float
@@ -112,6 +152,7 @@ class Scorer:
     """Scores responses to one instrument version. Build it with `compile_scorer`."""
 
     __slots__ = (
+        "_complete",
         "_cutoffs",
         "_entries",
         "_gates",
@@ -127,10 +168,9 @@ class Scorer:
     )
 
     def __init__(
-        self,
-        definition: InstrumentDefinition,
-        definition_hash: str,
+        self, definition: InstrumentDefinition, definition_hash: str, *, short_path: bool = True
     ) -> None:
+        """`short_path=False` checks every answer item by item (tests compare both paths)."""
         self.instrument_id = definition.id
         self.version = definition.version
         self.definition_hash = definition_hash
@@ -162,6 +202,7 @@ class Scorer:
             for item_id, plan in items.items()
         }
         self._item_count = len(items)
+        self._complete = _complete_answers(definition, items) if short_path else None
         self._gates = tuple(
             _Gate(
                 index=items[item.id].index,
@@ -217,9 +258,36 @@ class Scorer:
         and is reported as a warning. Any invalid answer raises `InvalidResponsesError`, naming
         every offending item, and nothing is scored.
         """
+        warnings: list[ScoreWarning] = []
+        complete = self._complete
+        fast = complete.values(responses) if complete is not None else None
+        values: Values
+        inapplicable: frozenset[int] | None = None
+        if fast is not None:
+            values = fast
+        else:
+            values = checked = self._item_values(responses, warnings)
+            if self._gates:
+                inapplicable = self._apply_gates(checked, responses, warnings)
+        scales: dict[str, ScaleResult] = {}
+        for scale_id, score_scale in self._scale_scorers:
+            scales[scale_id] = score_scale(values, inapplicable)
+        flags = self._flags(scales, values, responses) if self._has_rules else []
+        return {
+            "instrument": self.instrument_id,
+            "version": self.version,
+            "definition_hash": self.definition_hash,
+            "scales": scales,
+            "flags": flags,
+            "warnings": warnings,
+        }
+
+    def _item_values(
+        self, responses: Mapping[str, object], warnings: list[ScoreWarning]
+    ) -> list[float | None]:
+        """Check every answer on its own; raise naming every offending item."""
         values: list[float | None] = [None] * self._item_count
         errors: list[ItemError] = []
-        warnings: list[ScoreWarning] = []
         entries = self._entries
         for item_id, raw in responses.items():
             entry = entries.get(item_id)
@@ -236,19 +304,7 @@ class Scorer:
                     values[index] = value if reverse_sum is None else reverse_sum - value
         if errors:
             raise InvalidResponsesError(errors)
-        inapplicable = self._apply_gates(values, responses, warnings) if self._gates else None
-        scales: dict[str, ScaleResult] = {}
-        for scale_id, score_scale in self._scale_scorers:
-            scales[scale_id] = score_scale(values, inapplicable)
-        flags = self._flags(scales, values, responses) if self._has_rules else []
-        return {
-            "instrument": self.instrument_id,
-            "version": self.version,
-            "definition_hash": self.definition_hash,
-            "scales": scales,
-            "flags": flags,
-            "warnings": warnings,
-        }
+        return values
 
     def _apply_gates(
         self,
@@ -282,7 +338,7 @@ class Scorer:
     def _flags(
         self,
         scales: dict[str, ScaleResult],
-        values: list[float | None],
+        values: Values,
         responses: Mapping[str, object],
     ) -> list[Flag]:
         flags: list[Flag] = []
@@ -330,6 +386,26 @@ class Scorer:
 
 def compile_scorer(definition: InstrumentDefinition, definition_hash: str) -> Scorer:
     return Scorer(definition, definition_hash)
+
+
+def _complete_answers(
+    definition: InstrumentDefinition, items: dict[str, _ItemPlan]
+) -> _CompleteAnswers | None:
+    """The short path, for instruments whose items share one whole-number scale."""
+    plans = list(items.values())
+    first = plans[0]
+    shared = {(plan.low, plan.high, plan.integral, plan.not_assessed) for plan in plans}
+    if len(shared) > 1 or not first.integral or any(i.applies_when for i in definition.items):
+        return None
+    # Not-assessed codes lie outside the scale, so the range check already sends them away.
+    return _CompleteAnswers(
+        size=len(plans),
+        take=itemgetter(*items) if len(plans) > 1 else (lambda answers: (answers[first.id],)),
+        low=int(first.low),
+        high=int(first.high),
+        reversed_positions=tuple(plan.index for plan in plans if plan.reverse_sum is not None),
+        reverse_sum=int(first.low + first.high),
+    )
 
 
 def _checked_answer(
@@ -414,7 +490,7 @@ def _complete_result(
     }
 
 
-def _taker(indices: tuple[int, ...]) -> Callable[[list[float | None]], tuple[float | None, ...]]:
+def _taker(indices: tuple[int, ...]) -> Callable[[Values], tuple[float | None, ...]]:
     """A C-speed `lambda values: tuple(values[i] for i in indices)`."""
     if len(indices) == 1:
         (only,) = indices
@@ -422,7 +498,7 @@ def _taker(indices: tuple[int, ...]) -> Callable[[list[float | None]], tuple[flo
     return itemgetter(*indices)
 
 
-_ScaleScorer = Callable[[list[float | None], frozenset[int] | None], ScaleResult]
+_ScaleScorer = Callable[[Values, frozenset[int] | None], ScaleResult]
 
 
 def _scale_scorer(plan: _ScalePlan) -> _ScaleScorer:
@@ -433,7 +509,7 @@ def _scale_scorer(plan: _ScalePlan) -> _ScaleScorer:
     take = plan.take
     offset = plan.table_offset
 
-    def score_scale(values: list[float | None], inapplicable: frozenset[int] | None) -> ScaleResult:
+    def score_scale(values: Values, inapplicable: frozenset[int] | None) -> ScaleResult:
         taken = take(values)
         if None in taken:
             return _score_scale(plan, taken, inapplicable)
@@ -496,7 +572,7 @@ def _decimals(number: float) -> int:
 
 
 def _error(item_id: str, code: str, message: str) -> ItemError:
-    return {"loc": ["responses", item_id], "code": code, "message": message}  # type: ignore[typeddict-item]
+    return {"loc": ["responses", item_id], "code": code, "message": message}
 
 
 def _out_of_range(plan: _ItemPlan, value: float) -> ItemError:

@@ -7,7 +7,8 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.scoring import compile_scorer
+from app.core.scoring import Scorer, compile_scorer
+from app.errors import InvalidResponsesError
 from app.instruments.definition import InstrumentDefinition, Item
 from app.instruments.registry import InstrumentRegistry, definition_hash, load_registry
 from tests.conftest import INSTRUMENTS
@@ -19,9 +20,13 @@ Answers = dict[str, float | None]
 
 
 def _grid(definition: InstrumentDefinition, item: Item) -> list[float]:
+    """Every valid answer; whole numbers as JSON integers where the scale is whole-numbered."""
     scale = definition.scale_of(item)
     steps = round((scale.max - scale.min) / scale.step)
-    return [round(scale.min + k * scale.step, 6) for k in range(steps + 1)]
+    grid = [round(scale.min + k * scale.step, 6) for k in range(steps + 1)]
+    if scale.step.is_integer() and scale.min.is_integer():
+        return [int(value) for value in grid]
+    return grid
 
 
 @st.composite
@@ -126,3 +131,40 @@ def test_mirrored_answers_reflect_each_complete_scale_about_its_midpoint(
         assert math.isclose(
             scale["score"] + other["score"], scale["min"] + scale["max"], abs_tol=1e-6
         ), scale_id
+
+
+@st.composite
+def near_complete_answers(draw: st.DrawFn) -> tuple[InstrumentDefinition, dict[str, object]]:
+    """Complete whole-number answers, sometimes spoiled in one of the ways the short path
+    must hand over to the item-by-item path."""
+    definition, answers = draw(complete_answers())
+    spoiled: dict[str, object] = dict(answers)
+    item_id = draw(st.sampled_from(sorted(spoiled)))
+    spoil = draw(st.sampled_from(["none", "none", "float", "null", "omit", "bool", "unknown"]))
+    if spoil == "float" and isinstance(spoiled[item_id], int | float):
+        spoiled[item_id] = float(spoiled[item_id])  # type: ignore[arg-type]
+    elif spoil == "null":
+        spoiled[item_id] = None
+    elif spoil == "omit":
+        del spoiled[item_id]
+    elif spoil == "bool":
+        spoiled[item_id] = True
+    elif spoil == "unknown":
+        spoiled["extra"] = 3
+    return definition, spoiled
+
+
+@given(near_complete_answers())
+def test_the_short_path_scores_exactly_as_the_item_by_item_path(
+    case: tuple[InstrumentDefinition, dict[str, object]],
+) -> None:
+    definition, answers = case
+    digest = definition_hash(definition)
+    outcomes = []
+    for short_path in (True, False):
+        scorer = Scorer(definition, digest, short_path=short_path)
+        try:
+            outcomes.append(("ok", scorer.score(answers)))
+        except InvalidResponsesError as error:
+            outcomes.append(("invalid", error.errors))
+    assert outcomes[0] == outcomes[1]

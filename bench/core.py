@@ -1,0 +1,61 @@
+"""Scoring-core throughput, single process, against a plain hand-written WAI-SR scorer."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from app.instruments.registry import load_registry
+from app.settings import Settings
+
+TASK, BOND, GOAL = (1, 2, 10, 12), (3, 5, 7, 9), (4, 6, 8, 11)
+
+
+def hand_written_wai_sr(responses: Mapping[str, object]) -> dict[str, int]:
+    """What one would write for the WAI-SR alone: validate 1..5 integers, sum the subscales."""
+    values: dict[int, int] = {}
+    for key, value in responses.items():
+        item = int(key)
+        if not 1 <= item <= 12 or type(value) is not int or not 1 <= value <= 5:
+            raise ValueError(key)
+        values[item] = value
+    return {
+        "task": sum(values[i] for i in TASK),
+        "bond": sum(values[i] for i in BOND),
+        "goal": sum(values[i] for i in GOAL),
+        "total": sum(values.values()),
+    }
+
+
+def random_answers(count: int, items: int, high: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    return [{str(i): rng.randint(1, high) for i in range(1, items + 1)} for _ in range(count)]
+
+
+def rate(score: Callable[[Mapping[str, object]], object], rows: list[dict[str, Any]]) -> float:
+    """Best of 7 passes, responses per second."""
+    best = 0.0
+    for _ in range(7):
+        started = time.perf_counter()
+        for row in rows:
+            score(row)
+        best = max(best, len(rows) / (time.perf_counter() - started))
+    return best
+
+
+def run() -> dict[str, float]:
+    registry = load_registry(Settings().instruments_dir)
+    wai_sr = random_answers(20_000, 12, 5)
+    wai_36 = random_answers(20_000, 36, 7)
+    figures = {
+        "hand-written WAI-SR scorer": rate(hand_written_wai_sr, wai_sr),
+        "core WAI-SR": rate(registry.get("wai-sr").scorer.score, wai_sr),
+        "core WAI-36 (client)": rate(registry.get("wai-client").scorer.score, wai_36),
+    }
+    for name, value in figures.items():
+        print(f"  {name:<32} {value:>12,.0f} responses/s")
+    ratio = figures["core WAI-SR"] / figures["hand-written WAI-SR scorer"]
+    print(f"  core / hand-written (WAI-SR)     {ratio:>12.2f}")
+    return figures

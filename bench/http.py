@@ -1,0 +1,142 @@
+"""HTTP figures on loopback: POST /v1/scores under wrk against a bare FastAPI endpoint, and
+POST /v1/scores/batch with 10 000 WAI-SR rows end to end. Both servers run under the same
+uvicorn settings, one worker each, and are measured in the same run, alternating."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from bench.core import random_answers
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WAI_SR_BODY = {"instrument": "wai-sr", "responses": random_answers(1, 12, 5)[0]}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(target: list[str], env: dict[str, str]) -> Iterator[str]:
+    """Run uvicorn with `target` on a free loopback port until the block ends."""
+    port = free_port()
+    command = [str(BIN / "uvicorn"), *target, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"server {target} did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def wrk_rate(url: str, body: dict[str, object], seconds: int, workdir: Path) -> float:
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n',
+        encoding="utf-8",
+    )
+    command = ["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", str(script), f"{url}/v1/scores"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(f"no rate in wrk output:\n{output}")
+    return float(match.group(1))
+
+
+def batch_rate(url: str, rows: int, rounds: int) -> tuple[float, float]:
+    """Median rows/s and median seconds for one batch, request sent to response read."""
+    body = json.dumps(
+        {
+            "instrument": "wai-sr",
+            "rows": [
+                {"ref": f"row-{n}", "responses": answers}
+                for n, answers in enumerate(random_answers(rows, 12, 5))
+            ],
+        }
+    ).encode()
+    headers = {"content-type": "application/json"}
+    timings = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        client.post("/v1/scores/batch", content=body, headers=headers).raise_for_status()
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = client.post("/v1/scores/batch", content=body, headers=headers)
+            response.read()
+            timings.append(time.perf_counter() - started)
+            response.raise_for_status()
+    seconds = statistics.median(timings)
+    return rows / seconds, seconds
+
+
+def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk); `make bench` does it")
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        env = {"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "LOG_LEVEL": "WARNING"}
+        subprocess.run(  # noqa: S603
+            [str(BIN / "alembic"), "upgrade", "head"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        ours, bare = [], []
+        with (
+            serve(["--factory", "app.main:app_factory"], env) as ours_url,
+            serve(["bench.bare_app:app"], env) as bare_url,
+        ):
+            for url in (ours_url, bare_url):  # warm up both
+                wrk_rate(url, WAI_SR_BODY, 1, workdir)
+            for _ in range(rounds):
+                bare.append(wrk_rate(bare_url, WAI_SR_BODY, seconds, workdir))
+                ours.append(wrk_rate(ours_url, WAI_SR_BODY, seconds, workdir))
+            rows_per_second, batch_seconds = batch_rate(ours_url, 10_000, rounds=9)
+    figures = {
+        "bare FastAPI endpoint": statistics.median(bare),
+        "POST /v1/scores": statistics.median(ours),
+        "batch rows/s": rows_per_second,
+        "batch seconds": batch_seconds,
+    }
+    ratio = figures["POST /v1/scores"] / figures["bare FastAPI endpoint"]
+    print(f"  bare FastAPI endpoint            {figures['bare FastAPI endpoint']:>12,.0f} req/s")
+    print(f"  POST /v1/scores                  {figures['POST /v1/scores']:>12,.0f} req/s")
+    print(f"  ratio (ours / bare)              {ratio:>12.2f}")
+    print(
+        f"  POST /v1/scores/batch, 10 000 WAI-SR rows: {rows_per_second:,.0f} rows/s"
+        f" ({batch_seconds * 1000:.0f} ms per batch)"
+    )
+    return figures
