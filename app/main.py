@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from app import services
+from app.api.body import add_body_schemas
 from app.api.limits import BodySizeLimit
 from app.api.problems import install_problem_handlers
-from app.api.routes import router
+from app.api.routes import BODY_MODELS, router
 from app.api.state import AppState
 from app.db import Database
 from app.instruments.registry import load_registry
@@ -49,10 +50,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json",
+        # The routes go straight into the app's router: `include_router` would add a second
+        # layer of route matching to every request (measured with bench/).
+        routes=router.routes,
     )
     app.state.bordin = state
     install_problem_handlers(app)
-    app.include_router(router)
+    add_body_schemas(app, BODY_MODELS)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
@@ -21,12 +21,11 @@ Model = TypeVar("Model", bound=BaseModel)
 REF = "#/components/schemas/{model}"
 
 
-async def read_json(request: Request, model: type[Model]) -> Model:
+def parse_json(model: type[Model], body: bytes, content_type: str | None) -> Model:
     """The body as `model`, or a 415, 400 or 422 problem naming what is wrong."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaTypeError(f"send application/json, not {media_type or 'nothing'}")
-    body = await request.body()
     try:
         return model.model_validate_json(body)
     except ValidationError as error:
@@ -43,13 +42,13 @@ async def read_json(request: Request, model: type[Model]) -> Model:
 
 
 def json_request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` of a route that reads `model` with `read_json`."""
+    """`openapi_extra` of a route that reads `model` with `parse_json`."""
     schema = {"$ref": REF.format(model=model.__name__)}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def add_body_schemas(app: FastAPI, models: Iterable[type[BaseModel]]) -> None:
-    """Put the schemas of bodies read with `read_json` into the OpenAPI components."""
+    """Put the schemas of bodies read with `parse_json` into the OpenAPI components."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

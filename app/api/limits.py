@@ -25,7 +25,11 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and value.isdigit():
+                if int(value) <= self.limit:
+                    # The server reads no more than Content-Length bytes as this body.
+                    await self.app(scope, receive, send)
+                    return
                 body = problem_body(
                     413,
                     detail=f"the request body exceeds {self.limit} bytes",

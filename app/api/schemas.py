@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, with_config
+from typing_extensions import TypedDict
 
 Language = Literal["en", "fr"]
 
@@ -149,8 +150,13 @@ class ScoreResult(WireModel):
     warnings: list[ScoreWarning]
 
 
-class BatchRow(WireModel):
-    ref: str = Field(max_length=200, description="The caller's opaque reference for this row.")
+@with_config(ConfigDict(extra="forbid"))
+class BatchRow(TypedDict):
+    """One administration of a batch (a typed dict: 10 000 of them parse fast)."""
+
+    ref: Annotated[
+        str, Field(max_length=200, description="The caller's opaque reference for this row.")
+    ]
     responses: Responses
 
 

@@ -20,6 +20,11 @@ class AppState:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 
-async def app_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.bordin
     return state
+
+
+async def app_state(request: Request) -> AppState:
+    """The dependency form of `state_of` (async, so FastAPI runs it without a thread)."""
+    return state_of(request)

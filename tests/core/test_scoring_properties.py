@@ -160,7 +160,7 @@ def test_the_short_path_scores_exactly_as_the_item_by_item_path(
 ) -> None:
     definition, answers = case
     digest = definition_hash(definition)
-    outcomes = []
+    outcomes: list[tuple[str, object]] = []
     for short_path in (True, False):
         scorer = Scorer(definition, digest, short_path=short_path)
         try:
