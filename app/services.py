@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import NamedTuple
 
 from app import store
 from app.core.results import ScoreResult
+from app.core.scoring import Scorer
 from app.db import Database
-from app.errors import BatchTooLargeError, InvalidResponsesError
+from app.errors import BatchTooLargeError
 from app.instruments.registry import InstrumentRegistry
 
 logger = logging.getLogger("bordin.services")
-
-
-class BatchRowOutcome(NamedTuple):
-    ref: str
-    result: ScoreResult | None
-    error: InvalidResponsesError | None
 
 
 def score_responses(
@@ -32,24 +26,17 @@ def score_responses(
     return registry.get(instrument_id, version).scorer.score(responses)
 
 
-def score_batch(
+def batch_scorer(
     registry: InstrumentRegistry,
     instrument_id: str,
     version: str | None,
-    rows: Sequence[tuple[str, Mapping[str, object]]],
+    row_count: int,
     max_rows: int,
-) -> list[BatchRowOutcome]:
-    """Score many administrations of one instrument; a row that fails fails alone."""
-    if len(rows) > max_rows:
-        raise BatchTooLargeError(f"{len(rows)} rows; at most {max_rows} per batch")
-    score = registry.get(instrument_id, version).scorer.score
-    outcomes: list[BatchRowOutcome] = []
-    for ref, responses in rows:
-        try:
-            outcomes.append(BatchRowOutcome(ref, score(responses), None))
-        except InvalidResponsesError as error:
-            outcomes.append(BatchRowOutcome(ref, None, error))
-    return outcomes
+) -> Scorer:
+    """The scorer of a batch, once the batch is known to fit the limit."""
+    if row_count > max_rows:
+        raise BatchTooLargeError(f"{row_count} rows; at most {max_rows} per batch")
+    return registry.get(instrument_id, version).scorer
 
 
 def register_definitions(database: Database, registry: InstrumentRegistry, now: datetime) -> None:

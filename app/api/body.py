@@ -21,11 +21,15 @@ Model = TypeVar("Model", bound=BaseModel)
 REF = "#/components/schemas/{model}"
 
 
+def is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def parse_json(model: type[Model], body: bytes, content_type: str | None) -> Model:
     """The body as `model`, or a 415, 400 or 422 problem naming what is wrong."""
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaTypeError(f"send application/json, not {media_type or 'nothing'}")
+    if not is_json(content_type):
+        raise UnsupportedMediaTypeError(f"send application/json, not {content_type or 'nothing'}")
     try:
         return model.model_validate_json(body)
     except ValidationError as error:

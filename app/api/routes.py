@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import services
+from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import json_request_body, parse_json
 from app.api.catalogue import instrument_detail, instrument_summary
 from app.api.language import accept_language
-from app.api.problems import domain_problem, problem_body, problem_response, problem_responses
+from app.api.problems import problem_body, problem_response, problem_responses
 from app.api.schemas import (
     BatchScoreRequest,
     BatchScoreResponse,
@@ -125,26 +126,18 @@ async def score_responses(request: Request) -> Response:
 async def score_batch(request: Request) -> Response:
     """Score many administrations of one instrument. A bad row gets its own problem."""
     body = await request.body()
-    state = state_of(request)
     with paused_gc():
-        payload = parse_json(BatchScoreRequest, body, request.headers.get("content-type"))
-        outcomes = services.score_batch(
-            state.registry,
-            payload.instrument,
-            payload.version,
-            [(row["ref"], row["responses"]) for row in payload.rows],
-            state.settings.max_batch_rows,
-        )
-        results: list[dict[str, Any]] = []
-        for index, outcome in enumerate(outcomes):
-            if outcome.error is None:
-                results.append({"ref": outcome.ref, "result": outcome.result})
-                continue
-            problem = domain_problem(outcome.error, request.url.path)
-            for error in problem["errors"]:
-                error["loc"] = ["rows", index, *error["loc"]]
-            results.append({"ref": outcome.ref, "error": problem})
-        return json_response({"results": results})
+        content = _scored_batch(state_of(request), request, body)
+    return Response(content, media_type="application/json")
+
+
+def _scored_batch(state: AppState, request: Request, body: bytes) -> bytes:
+    # Returns bytes, so that the rows' objects are freed before the collector resumes.
+    instrument, version, rows = parse_batch(body, request.headers.get("content-type"))
+    scorer = services.batch_scorer(
+        state.registry, instrument, version, len(rows), state.settings.max_batch_rows
+    )
+    return BatchEncoder(scorer, request.url.path).encode(rows)
 
 
 # The routes that read their body with `parse_json`: their schemas go into the OpenAPI document.

@@ -94,6 +94,16 @@ _INT_ONLY = {int}
 
 
 @dataclass(frozen=True, slots=True)
+class CompleteScale:
+    """A scale's result for every possible sum of a complete answer: `results[sum - offset]`."""
+
+    id: str
+    take: Callable[[Values], tuple[float | None, ...]]
+    offset: int
+    results: tuple[ScaleResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Gate:
     """Item `index` applies only when item `on` was answered `equals`."""
 
@@ -159,6 +169,7 @@ class Scorer:
         "_has_rules",
         "_item_count",
         "_kinded_items",
+        "_lookup",
         "_reports",
         "_scale_scorers",
         "_scales",
@@ -250,6 +261,14 @@ class Scorer:
             if item.rupture_kind is not None
         )
         self._has_rules = bool(self._cutoffs or self._reports)
+        self._lookup: tuple[_CompleteAnswers, tuple[CompleteScale, ...]] | None = None
+        if self._complete is not None and not self._has_rules:
+            complete_scales = tuple(
+                CompleteScale(plan.id, plan.take, plan.table_offset, plan.table)
+                for plan in self._scales
+                if plan.table is not None
+            )
+            self._lookup = (self._complete, complete_scales)
 
     def score(self, responses: Mapping[str, object]) -> ScoreResult:
         """Validate, reverse and score one set of responses (item id -> number or null).
@@ -281,6 +300,26 @@ class Scorer:
             "flags": flags,
             "warnings": warnings,
         }
+
+    def complete_sums(self, responses: Mapping[str, object]) -> list[int] | None:
+        """Each scale's sum, in scale order, for a complete whole-number answer to an
+        instrument whose single administration raises no flag; None for anything else.
+
+        For callers that score many rows and look results up in `complete_scales` instead of
+        building them (the batch encoder). `score` gives the same numbers.
+        """
+        if self._lookup is None:
+            return None
+        complete, scales = self._lookup
+        values = complete.values(responses)
+        if values is None:
+            return None
+        return [sum(scale.take(values)) for scale in scales]  # type: ignore[arg-type]
+
+    @property
+    def complete_scales(self) -> tuple[CompleteScale, ...] | None:
+        """The scales' results of every complete answer, when `complete_sums` can be used."""
+        return None if self._lookup is None else self._lookup[1]
 
     def _item_values(
         self, responses: Mapping[str, object], warnings: list[ScoreWarning]
