@@ -50,7 +50,7 @@ def batches(draw: st.DrawFn) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
     rows = []
     for number in range(draw(st.integers(min_value=0, max_value=6))):
         definition = REGISTRY.get(instrument).definition
-        complete = {
+        complete: dict[str, Any] = {
             item.id: draw(
                 st.integers(
                     min_value=int(definition.scale_of(item).min),
