@@ -20,7 +20,8 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
-	$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT) \
+		--no-access-log --no-server-header
 
 test: install
 	$(BIN)/pytest
@@ -34,6 +35,8 @@ validate: install
 	$(BIN)/bordin validate $(or $(DIR),instruments)
 
 bench: install
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| { echo "bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench
 
 clean:

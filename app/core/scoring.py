@@ -582,15 +582,15 @@ def _score_scale(
     mean = total / answered
     prorated = answered < plan.size
     if plan.mean_method:
-        score = round(mean, DECIMALS)
+        exact = mean
     elif prorated:
-        score = round(mean * plan.size, DECIMALS)
+        exact = mean * plan.size
     else:
-        score = float(round(total, plan.digits))
+        exact = round(total, plan.digits)  # a sum of decimal answers, free of binary noise
     return {
-        "score": score,
+        "score": float(round(exact, DECIMALS)),
         "mean": round(mean, DECIMALS),
-        "pomp": round((score - plan.low) / (plan.high - plan.low) * 100, DECIMALS),
+        "pomp": round((exact - plan.low) / (plan.high - plan.low) * 100, DECIMALS),
         "min": plan.low,
         "max": plan.high,
         "answered": answered,
@@ -621,9 +621,11 @@ def _out_of_range(plan: _ItemPlan, value: float) -> ItemError:
 
 
 def _off_step(plan: _ItemPlan, value: float) -> ItemError:
-    return _error(
-        plan.id, "off_step", f"{value} is not a multiple of {_num(plan.step)} from {_num(plan.low)}"
-    )
+    if plan.integral:
+        allowed = f"whole numbers from {_num(plan.low)} to {_num(plan.high)}"
+    else:
+        allowed = f"{_num(plan.low)} to {_num(plan.high)} in steps of {_num(plan.step)}"
+    return _error(plan.id, "off_step", f"{value} is off the scale's steps: {allowed}")
 
 
 def _not_assessed(item_id: str, value: float) -> ScoreWarning:
