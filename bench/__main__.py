@@ -8,8 +8,8 @@ from bench import core, http
 def main() -> None:
     print("Scoring core (single process):")
     core.run()
-    print("HTTP on loopback (uvicorn, 1 worker each; wrk, 1 thread; 5 rounds of 5 s):")
-    http.run(seconds=5, rounds=5)
+    print("HTTP on loopback (uvicorn, 1 worker each; wrk, 1 thread; 8 alternating rounds of 3 s):")
+    http.run(seconds=3, rounds=8)
 
 
 if __name__ == "__main__":

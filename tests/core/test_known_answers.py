@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from app.core.scoring import Scorer
 from app.errors import InvalidResponsesError
 from app.instruments.registry import InstrumentRegistry
 
@@ -54,7 +55,11 @@ def test_every_shipped_instrument_has_known_answer_cases(registry: InstrumentReg
 def test_scoring_matches_the_hand_checked_answer(
     registry: InstrumentRegistry, instrument: str, case: dict[str, Any]
 ) -> None:
-    scorer = registry.get(instrument, case.get("version")).scorer
+    check_case(registry.get(instrument, case.get("version")).scorer, case)
+
+
+def check_case(scorer: Scorer, case: dict[str, Any]) -> None:
+    """Score the case's responses and compare with what the case expects."""
     if "errors" in case:
         with pytest.raises(InvalidResponsesError) as raised:
             scorer.score(case["responses"])
