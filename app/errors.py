@@ -1,4 +1,7 @@
-"""The domain's errors: each has a stable code and HTTP status, rendered as RFC 9457 problems."""
+"""The domain's errors: each has a stable code and HTTP status, rendered as RFC 9457 problems.
+
+Each class's docstring documents its problem type, served at `GET /problems/{code}`.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +24,19 @@ class DomainError(Exception):
 
 
 class UnknownInstrumentError(DomainError):
+    """No loaded instrument has this id, or it has no such version. `GET /v1/instruments`
+    lists the instruments and their versions."""
+
     status = 404
     code = "unknown_instrument"
     title = "Unknown instrument"
 
 
 class InvalidResponsesError(DomainError):
+    """Some answers cannot be scored. `errors` has one entry per offending item, its `loc`
+    ending with the item id and its `code` one of unknown_item, not_a_number (strings and
+    booleans included), out_of_range, off_step. Nothing was scored."""
+
     status = 422
     code = "invalid_responses"
     title = "Invalid responses"
@@ -37,24 +47,61 @@ class InvalidResponsesError(DomainError):
 
 
 class BatchTooLargeError(DomainError):
+    """The batch has more rows than the service accepts at once (`MAX_BATCH_ROWS`); send it
+    in several parts."""
+
     status = 413
     code = "batch_too_large"
     title = "Batch too large"
 
 
 class MalformedJsonError(DomainError):
+    """The request body is not valid JSON (UTF-8, no trailing commas, no lone surrogates)."""
+
     status = 400
     code = "malformed_json"
     title = "Malformed JSON"
 
 
 class InvalidRequestError(DomainError):
+    """The request is valid JSON but does not match the operation's schema; `errors` names
+    each offending field with its path."""
+
     status = 422
     code = "invalid_request"
     title = "Invalid request"
 
 
 class UnsupportedMediaTypeError(DomainError):
+    """The operation takes `application/json` (or a `+json` type) and nothing else."""
+
     status = 415
     code = "unsupported_media_type"
     title = "Unsupported media type"
+
+
+class UnhealthyError(DomainError):
+    """The service cannot serve requests now: its database does not answer."""
+
+    status = 503
+    code = "unhealthy"
+    title = "Service unavailable"
+
+
+class UnknownProblemTypeError(DomainError):
+    """No problem type has this code; `GET /problems/{code}` documents the known ones."""
+
+    status = 404
+    code = "unknown_problem_type"
+    title = "Unknown problem type"
+
+
+def problem_types() -> dict[str, type[DomainError]]:
+    """Every problem type the service returns, by code."""
+    found: dict[str, type[DomainError]] = {}
+    pending = list(DomainError.__subclasses__())
+    while pending:
+        kind = pending.pop()
+        found[kind.code] = kind
+        pending.extend(kind.__subclasses__())
+    return dict(sorted(found.items()))

@@ -16,7 +16,7 @@ from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import json_request_body, parse_json
 from app.api.catalogue import instrument_detail, instrument_summary
 from app.api.language import accept_language
-from app.api.problems import problem_body, problem_response, problem_responses
+from app.api.problems import domain_problem, problem_response, problem_responses
 from app.api.schemas import (
     BatchScoreRequest,
     BatchScoreResponse,
@@ -24,10 +24,12 @@ from app.api.schemas import (
     InstrumentDetail,
     InstrumentList,
     Language,
+    ProblemType,
     ScoreRequest,
     ScoreResult,
 )
 from app.api.state import AppState, app_state, state_of
+from app.errors import UnhealthyError, UnknownProblemTypeError, problem_types
 
 router = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
@@ -56,14 +58,27 @@ def get_health(state: State) -> Response:
         count = services.check_health(state.database, state.registry)
     except Exception:  # the database is down: say so, do not crash the probe
         state.logger.exception("health check failed")
-        body = problem_body(
-            503,
-            code="unhealthy",
-            title="Service unavailable",
-            detail="the database does not answer",
-        )
-        return problem_response(body)
+        unhealthy = UnhealthyError("the database does not answer")
+        return problem_response(domain_problem(unhealthy, "/health"))
     return json_response({"status": "ok", "database": "ok", "instruments": count})
+
+
+@router.get(
+    "/problems/{code}",
+    operation_id="getProblemType",
+    tags=["problems"],
+    response_model=ProblemType,
+    responses=problem_responses(404, 422),
+)
+async def get_problem_type(code: str) -> Response:
+    """What a problem `type` means: each problem's `type` is `/problems/{code}`."""
+    kind = problem_types().get(code)
+    if kind is None:
+        raise UnknownProblemTypeError(f"no problem type {code!r}")
+    description = " ".join((kind.__doc__ or kind.title).split())
+    return json_response(
+        {"code": kind.code, "title": kind.title, "status": kind.status, "description": description}
+    )
 
 
 @router.get(

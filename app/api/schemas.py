@@ -37,7 +37,16 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def example(data: dict[str, Any]) -> ConfigDict:
+    """A wire model's config with the example that the OpenAPI document shows."""
+    return ConfigDict(extra="forbid", json_schema_extra={"example": data})
+
+
 class ProblemItemError(WireModel):
+    model_config = example(
+        {"loc": ["responses", "3"], "code": "out_of_range", "message": "9 is outside 1..5"}
+    )
+
     loc: list[str | int] = Field(description="Path of the offending field; ends with the item id.")
     code: str = Field(description="Stable error code, e.g. out_of_range, unknown_item.")
     message: str
@@ -76,6 +85,26 @@ class Problem(WireModel):
     errors: list[ProblemItemError] | None = None
 
 
+class ProblemType(WireModel):
+    """What one problem `type` means."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "code": "batch_too_large",
+                "title": "Batch too large",
+                "status": 413,
+                "description": "The batch has more rows than the service accepts at once.",
+            }
+        }
+    )
+
+    code: str
+    title: str
+    status: int
+    description: str
+
+
 class ScoreRequest(WireModel):
     model_config = ConfigDict(
         json_schema_extra={"example": {"instrument": "wai-sr", "responses": WAI_SR_EXAMPLE}}
@@ -88,6 +117,20 @@ class ScoreRequest(WireModel):
 
 class ScaleScore(WireModel):
     """A scale's score; `score`, `mean` and `pomp` are null together, with a `reason`."""
+
+    model_config = example(
+        {
+            "score": 14.0,
+            "mean": 3.5,
+            "pomp": 62.5,
+            "min": 4.0,
+            "max": 20.0,
+            "answered": 4,
+            "expected": 4,
+            "prorated": False,
+            "reason": None,
+        }
+    )
 
     score: float | None = Field(description="Sum after reversal (prorated when allowed).")
     mean: float | None = Field(description="Mean of the answered items after reversal.")
@@ -102,6 +145,17 @@ class ScaleScore(WireModel):
 
 class RuptureFlag(WireModel):
     """A rupture flag: which rule fired, on which scale, against which threshold."""
+
+    model_config = example(
+        {
+            "rule": "below_cutoff",
+            "scale": "total",
+            "value": 34.5,
+            "threshold": 36.0,
+            "alert_zone": "at_or_below",
+            "citation": "Duncan, Miller et al. 2003",
+        }
+    )
 
     rule: str = Field(description="below_cutoff, reported_rupture, ...")
     scale: str
@@ -118,6 +172,14 @@ class RuptureFlag(WireModel):
 
 
 class ScoreWarning(WireModel):
+    model_config = example(
+        {
+            "code": "not_assessed",
+            "item": "1",
+            "message": "0 means not assessed; counted as unanswered",
+        }
+    )
+
     code: Literal["not_assessed", "not_applicable"]
     item: str
     message: str
@@ -150,7 +212,7 @@ class ScoreResult(WireModel):
     warnings: list[ScoreWarning]
 
 
-@with_config(ConfigDict(extra="forbid"))
+@with_config(example({"ref": "a1", "responses": WAI_SR_EXAMPLE}))
 class BatchRow(TypedDict):
     """One administration of a batch (a typed dict: 10 000 of them parse fast)."""
 
@@ -181,21 +243,83 @@ class BatchScoreRequest(WireModel):
 class BatchRowResult(WireModel):
     """Either `result` or `error` (a problem) for one row."""
 
+    model_config = example(
+        {
+            "ref": "a2",
+            "error": {
+                "type": "/problems/invalid_responses",
+                "title": "Invalid responses",
+                "status": 422,
+                "detail": "1 response(s) cannot be scored: item(s) 1",
+                "code": "invalid_responses",
+                "errors": [
+                    {
+                        "loc": ["rows", 1, "responses", "1"],
+                        "code": "out_of_range",
+                        "message": "9 is outside 1..5",
+                    }
+                ],
+            },
+        }
+    )
+
     ref: str
     result: ScoreResult | None = None
     error: Problem | None = None
 
 
 class BatchScoreResponse(WireModel):
+    model_config = example(
+        {
+            "results": [
+                {
+                    "ref": "a1",
+                    "result": {
+                        "instrument": "wai-sr",
+                        "version": "1.0.0",
+                        "definition_hash": "sha256:…",
+                        "scales": {
+                            "task": {
+                                "score": 14.0,
+                                "mean": 3.5,
+                                "pomp": 62.5,
+                                "min": 4.0,
+                                "max": 20.0,
+                                "answered": 4,
+                                "expected": 4,
+                                "prorated": False,
+                                "reason": None,
+                            }
+                        },
+                        "flags": [],
+                        "warnings": [],
+                    },
+                }
+            ]
+        }
+    )
+
     results: list[BatchRowResult]
 
 
 class LocalizedAnchor(WireModel):
+    model_config = example({"value": 1.0, "label": "Seldom"})
+
     value: float
     label: str
 
 
 class ResponseScaleView(WireModel):
+    model_config = example(
+        {
+            "min": 1.0,
+            "max": 5.0,
+            "step": 1.0,
+            "anchors": [{"value": 1.0, "label": "Seldom"}, {"value": 5.0, "label": "Always"}],
+            "not_assessed": [],
+        }
+    )
+
     min: float
     max: float
     step: float
@@ -204,6 +328,18 @@ class ResponseScaleView(WireModel):
 
 
 class ItemView(WireModel):
+    model_config = example(
+        {
+            "id": "1",
+            "label": "Clearer how I might change",
+            "reverse": False,
+            "scales": ["task", "total"],
+            "response_scale": None,
+            "applies_when": None,
+            "rupture_kind": None,
+        }
+    )
+
     id: str
     label: str
     reverse: bool
@@ -216,11 +352,26 @@ class ItemView(WireModel):
 
 
 class MissingRuleView(WireModel):
+    model_config = example({"max_missing": 1, "basis": "Bordin default: no published rule"})
+
     max_missing: int
     basis: str
 
 
 class ScaleView(WireModel):
+    model_config = example(
+        {
+            "id": "task",
+            "label": "Task",
+            "items": ["1", "2", "10", "12"],
+            "method": "sum",
+            "dimension": "task",
+            "min": 4.0,
+            "max": 20.0,
+            "missing": {"max_missing": 1, "basis": "Bordin default: no published rule"},
+        }
+    )
+
     id: str
     label: str
     items: list[str]
@@ -232,6 +383,16 @@ class ScaleView(WireModel):
 
 
 class CutoffView(WireModel):
+    model_config = example(
+        {
+            "scale": "total",
+            "value": 36.0,
+            "alert_zone": "at_or_below",
+            "label": "Alliance at risk",
+            "source": "Duncan, Miller et al. 2003",
+        }
+    )
+
     scale: str
     value: float
     alert_zone: str
@@ -240,12 +401,34 @@ class CutoffView(WireModel):
 
 
 class ReferenceView(WireModel):
+    model_config = example(
+        {
+            "citation": "Hatcher & Gillaspy (2006). Psychotherapy Research, 16(1), 12-25.",
+            "doi": None,
+            "url": None,
+        }
+    )
+
     citation: str
     doi: str | None = None
     url: str | None = None
 
 
 class InstrumentSummary(WireModel):
+    model_config = example(
+        {
+            "id": "wai-sr",
+            "version": "1.0.0",
+            "versions": ["1.0.0"],
+            "title": "Working Alliance Inventory, short revised",
+            "respondent": "client",
+            "key_status": "confirmed",
+            "item_count": 12,
+            "scales": ["goal", "task", "bond", "total"],
+            "definition_hash": "sha256:…",
+        }
+    )
+
     id: str
     version: str
     versions: list[str] = Field(description="Every loaded version, highest first.")
@@ -282,6 +465,55 @@ class InstrumentList(WireModel):
 
 
 class InstrumentDetail(WireModel):
+    model_config = example(
+        {
+            "id": "wai-sr",
+            "version": "1.0.0",
+            "versions": ["1.0.0"],
+            "title": "Working Alliance Inventory, short revised",
+            "aliases": ["WAI-SR"],
+            "respondent": "client",
+            "care_settings": ["psychotherapy"],
+            "references": [{"citation": "Hatcher & Gillaspy (2006)", "doi": None, "url": None}],
+            "key_status": "confirmed",
+            "key_note": None,
+            "definition_hash": "sha256:…",
+            "response_scale": {
+                "min": 1.0,
+                "max": 5.0,
+                "step": 1.0,
+                "anchors": [],
+                "not_assessed": [],
+            },
+            "items": [
+                {
+                    "id": "1",
+                    "label": "Clearer how I might change",
+                    "reverse": False,
+                    "scales": ["task", "total"],
+                    "response_scale": None,
+                    "applies_when": None,
+                    "rupture_kind": None,
+                }
+            ],
+            "scales": [
+                {
+                    "id": "task",
+                    "label": "Task",
+                    "items": ["1", "2", "10", "12"],
+                    "method": "sum",
+                    "dimension": "task",
+                    "min": 4.0,
+                    "max": 20.0,
+                    "missing": {"max_missing": 1, "basis": "Bordin default"},
+                }
+            ],
+            "cutoffs": [],
+            "norms": [],
+            "ruptures": [{"rule": "v_drop", "scales": ["task"], "min_history": 3}],
+        }
+    )
+
     id: str
     version: str
     versions: list[str] = Field(description="Every loaded version, highest first.")

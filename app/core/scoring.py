@@ -262,11 +262,12 @@ class Scorer:
         )
         self._has_rules = bool(self._cutoffs or self._reports)
         self._lookup: tuple[_CompleteAnswers, tuple[CompleteScale, ...]] | None = None
-        if self._complete is not None and not self._has_rules:
+        tables = [plan.table for plan in self._scales]
+        if self._complete is not None and not self._has_rules and None not in tables:
             complete_scales = tuple(
-                CompleteScale(plan.id, plan.take, plan.table_offset, plan.table)
-                for plan in self._scales
-                if plan.table is not None
+                CompleteScale(plan.id, plan.take, plan.table_offset, table)
+                for plan, table in zip(self._scales, tables, strict=True)
+                if table is not None
             )
             self._lookup = (self._complete, complete_scales)
 

@@ -6,9 +6,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, TypeAdapter
+
+from app.api import schemas
 
 OPERATIONS = {
     ("get", "/health"): "getHealth",
+    ("get", "/problems/{code}"): "getProblemType",
     ("get", "/v1/instruments"): "listInstruments",
     ("get", "/v1/instruments/{instrument_id}"): "getInstrument",
     ("post", "/v1/scores"): "scoreResponses",
@@ -55,3 +59,25 @@ def test_bodies_and_results_are_named_schemas_with_examples(document: dict[str, 
     assert body_schema == {"$ref": "#/components/schemas/ScoreRequest"}
     ok = score["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/ScoreResult"}
+
+
+def test_every_schema_has_an_example(document: dict[str, Any]) -> None:
+    missing = [name for name, schema in document["components"]["schemas"].items()
+               if "example" not in schema]  # fmt: skip
+    assert missing == []
+
+
+def test_every_example_is_valid_for_its_own_schema() -> None:
+    models = [
+        value
+        for value in vars(schemas).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == schemas.__name__
+    ]
+    assert len(models) > 10
+    for model in [*models, schemas.BatchRow]:
+        example = TypeAdapter(model).json_schema().get("example")
+        if example is None:
+            continue
+        TypeAdapter(model).validate_python(example)

@@ -119,3 +119,36 @@ def test_an_unexpected_error_is_a_500_problem_without_a_trace(settings: Settings
     with TestClient(app, raise_server_exceptions=False) as client:
         body = _is_problem(client.get("/boom"), 500)
     assert "secret internals" not in str(body)
+
+
+def test_a_body_that_is_not_json_is_a_415_problem(client: TestClient) -> None:
+    response = client.post(
+        "/v1/scores",
+        content=b"instrument=wai-sr",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    body = _is_problem(response, 415)
+    assert body["code"] == "unsupported_media_type"
+
+
+def test_a_json_body_with_a_charset_is_accepted(client: TestClient) -> None:
+    response = client.post(
+        "/v1/scores/batch",
+        content=b'{"instrument": "wai-sr", "rows": [{"ref": "a", "responses": {"1": 3}}]}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"][0]["result"]["scales"]["task"]["answered"] == 1
+
+
+def test_every_problem_type_is_documented_at_its_type_uri(client: TestClient) -> None:
+    seen = client.post("/v1/scores", json={"instrument": "wai-sr", "responses": {"1": 9}}).json()
+    documented = client.get(seen["type"])
+    assert documented.status_code == 200
+    assert documented.json()["code"] == "invalid_responses"
+    assert documented.json()["status"] == 422
+    assert "out_of_range" in documented.json()["description"]
+    for code in ("unknown_instrument", "malformed_json", "unsupported_media_type", "unhealthy"):
+        assert client.get(f"/problems/{code}").json()["code"] == code
+    missing = _is_problem(client.get("/problems/nothing"), 404)
+    assert missing["code"] == "unknown_problem_type"
