@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
 from app import services
 from app.api.body import add_body_schemas
@@ -37,7 +38,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services.register_definitions(database, registry, datetime.now(UTC))
+        try:
+            services.register_definitions(database, registry, datetime.now(UTC))
+        except DBAPIError as error:
+            raise RuntimeError(
+                "the database does not answer or is not migrated"
+                " (run `make migrate`, or `alembic upgrade head`)"
+            ) from error
         yield
         database.dispose()
 

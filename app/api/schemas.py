@@ -33,6 +33,20 @@ WAI_SR_EXAMPLE: dict[str, JsonValue] = {
 }  # fmt: skip
 
 
+SCALE_EXAMPLE: dict[str, JsonValue] = {
+    "score": 14.0, "mean": 3.5, "pomp": 62.5, "min": 4.0, "max": 20.0,
+    "answered": 4, "expected": 4, "prorated": False, "reason": None,
+}  # fmt: skip
+SCORE_RESULT_EXAMPLE: dict[str, JsonValue] = {
+    "instrument": "wai-sr",
+    "version": "1.0.0",
+    "definition_hash": "sha256:…",
+    "scales": {"task": SCALE_EXAMPLE},
+    "flags": [],
+    "warnings": [],
+}
+
+
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -118,19 +132,7 @@ class ScoreRequest(WireModel):
 class ScaleScore(WireModel):
     """A scale's score; `score`, `mean` and `pomp` are null together, with a `reason`."""
 
-    model_config = example(
-        {
-            "score": 14.0,
-            "mean": 3.5,
-            "pomp": 62.5,
-            "min": 4.0,
-            "max": 20.0,
-            "answered": 4,
-            "expected": 4,
-            "prorated": False,
-            "reason": None,
-        }
-    )
+    model_config = example(SCALE_EXAMPLE)
 
     score: float | None = Field(description="Sum after reversal (prorated when allowed).")
     mean: float | None = Field(description="Mean of the answered items after reversal.")
@@ -186,23 +188,7 @@ class ScoreWarning(WireModel):
 
 
 class ScoreResult(WireModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "instrument": "wai-sr",
-                "version": "1.0.0",
-                "definition_hash": "sha256:…",
-                "scales": {
-                    "task": {
-                        "score": 14.0, "mean": 3.5, "pomp": 62.5, "min": 4.0, "max": 20.0,
-                        "answered": 4, "expected": 4, "prorated": False, "reason": None,
-                    }
-                },
-                "flags": [],
-                "warnings": [],
-            }
-        }
-    )  # fmt: skip
+    model_config = example(SCORE_RESULT_EXAMPLE)
 
     instrument: str
     version: str
@@ -269,35 +255,7 @@ class BatchRowResult(WireModel):
 
 
 class BatchScoreResponse(WireModel):
-    model_config = example(
-        {
-            "results": [
-                {
-                    "ref": "a1",
-                    "result": {
-                        "instrument": "wai-sr",
-                        "version": "1.0.0",
-                        "definition_hash": "sha256:…",
-                        "scales": {
-                            "task": {
-                                "score": 14.0,
-                                "mean": 3.5,
-                                "pomp": 62.5,
-                                "min": 4.0,
-                                "max": 20.0,
-                                "answered": 4,
-                                "expected": 4,
-                                "prorated": False,
-                                "reason": None,
-                            }
-                        },
-                        "flags": [],
-                        "warnings": [],
-                    },
-                }
-            ]
-        }
-    )
+    model_config = example({"results": [{"ref": "a1", "result": SCORE_RESULT_EXAMPLE}]})
 
     results: list[BatchRowResult]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -152,3 +153,11 @@ def test_every_problem_type_is_documented_at_its_type_uri(client: TestClient) ->
         assert client.get(f"/problems/{code}").json()["code"] == code
     missing = _is_problem(client.get("/problems/nothing"), 404)
     assert missing["code"] == "unknown_problem_type"
+
+
+def test_start_up_on_an_unmigrated_database_says_to_migrate(
+    settings: Settings, tmp_path: Path
+) -> None:
+    empty = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    with pytest.raises(RuntimeError, match="not migrated"), TestClient(create_app(empty)):
+        pass

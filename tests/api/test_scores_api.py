@@ -127,3 +127,12 @@ def test_a_batch_over_the_row_limit_is_refused_whole(client: TestClient) -> None
     response = client.post("/v1/scores/batch", json={"instrument": "wai-sr", "rows": rows})
     assert response.status_code == 413
     assert response.json()["code"] == "batch_too_large"
+
+
+def test_a_batch_leaves_the_garbage_collector_running(client: TestClient) -> None:
+    import gc
+
+    assert gc.isenabled()
+    client.post("/v1/scores/batch", json={"instrument": "wai-sr", "rows": []})
+    client.post("/v1/scores/batch", content=b"{", headers={"content-type": "application/json"})
+    assert gc.isenabled()
