@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -130,8 +131,6 @@ def test_a_batch_over_the_row_limit_is_refused_whole(client: TestClient) -> None
 
 
 def test_a_batch_leaves_the_garbage_collector_running(client: TestClient) -> None:
-    import gc
-
     assert gc.isenabled()
     client.post("/v1/scores/batch", json={"instrument": "wai-sr", "rows": []})
     client.post("/v1/scores/batch", content=b"{", headers={"content-type": "application/json"})
