@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 
 from app.core.results import ItemError
@@ -62,7 +62,7 @@ def domain_problem(error: DomainError, instance: str | None = None) -> dict[str,
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(
-        to_json(body),
+        orjson.dumps(body),
         status_code=body["status"],
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
