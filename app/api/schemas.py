@@ -46,6 +46,17 @@ SCORE_RESULT_EXAMPLE: dict[str, JsonValue] = {
     "warnings": [],
 }
 
+ITEM_VIEW_EXAMPLE: dict[str, JsonValue] = {
+    "id": "1", "label": "Clearer how I might change", "reverse": False,
+    "scales": ["task", "total"], "response_scale": None, "applies_when": None,
+    "rupture_kind": None,
+}  # fmt: skip
+SCALE_VIEW_EXAMPLE: dict[str, JsonValue] = {
+    "id": "task", "label": "Task", "items": ["1", "2", "10", "12"], "method": "sum",
+    "dimension": "task", "min": 4.0, "max": 20.0,
+    "missing": {"max_missing": 1, "basis": "Bordin default: no published rule"},
+}  # fmt: skip
+
 
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -286,17 +297,7 @@ class ResponseScaleView(WireModel):
 
 
 class ItemView(WireModel):
-    model_config = example(
-        {
-            "id": "1",
-            "label": "Clearer how I might change",
-            "reverse": False,
-            "scales": ["task", "total"],
-            "response_scale": None,
-            "applies_when": None,
-            "rupture_kind": None,
-        }
-    )
+    model_config = example(ITEM_VIEW_EXAMPLE)
 
     id: str
     label: str
@@ -317,18 +318,7 @@ class MissingRuleView(WireModel):
 
 
 class ScaleView(WireModel):
-    model_config = example(
-        {
-            "id": "task",
-            "label": "Task",
-            "items": ["1", "2", "10", "12"],
-            "method": "sum",
-            "dimension": "task",
-            "min": 4.0,
-            "max": 20.0,
-            "missing": {"max_missing": 1, "basis": "Bordin default: no published rule"},
-        }
-    )
+    model_config = example(SCALE_VIEW_EXAMPLE)
 
     id: str
     label: str
@@ -443,29 +433,8 @@ class InstrumentDetail(WireModel):
                 "anchors": [],
                 "not_assessed": [],
             },
-            "items": [
-                {
-                    "id": "1",
-                    "label": "Clearer how I might change",
-                    "reverse": False,
-                    "scales": ["task", "total"],
-                    "response_scale": None,
-                    "applies_when": None,
-                    "rupture_kind": None,
-                }
-            ],
-            "scales": [
-                {
-                    "id": "task",
-                    "label": "Task",
-                    "items": ["1", "2", "10", "12"],
-                    "method": "sum",
-                    "dimension": "task",
-                    "min": 4.0,
-                    "max": 20.0,
-                    "missing": {"max_missing": 1, "basis": "Bordin default"},
-                }
-            ],
+            "items": [ITEM_VIEW_EXAMPLE],
+            "scales": [SCALE_VIEW_EXAMPLE],
             "cutoffs": [],
             "norms": [],
             "ruptures": [{"rule": "v_drop", "scales": ["task"], "min_history": 3}],
