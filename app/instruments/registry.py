@@ -152,6 +152,7 @@ def definition_hash(definition: InstrumentDefinition) -> str:
 
 def _cross_file_problems(loaded: list[LoadedInstrument]) -> list[str]:
     problems: list[str] = []
+    pairs: set[tuple[str, str]] = set()
     scales_by_id: dict[str, set[str]] = {}
     for instrument in loaded:
         scales_by_id.setdefault(instrument.id, set()).update(
@@ -165,6 +166,12 @@ def _cross_file_problems(loaded: list[LoadedInstrument]) -> list[str]:
             if rule.counterpart not in scales_by_id:
                 problems.append(f"{where}: unknown instrument {rule.counterpart!r}")
                 continue
+            if (rule.counterpart, instrument.id) in pairs:
+                problems.append(
+                    f"{where}: the pair with {rule.counterpart!r} is already declared there;"
+                    " declare a client-therapist comparison once"
+                )
+            pairs.add((instrument.id, rule.counterpart))
             missing = sorted(set(rule.scales) - scales_by_id[rule.counterpart])
             if missing:
                 problems.append(
