@@ -1,11 +1,31 @@
-"""Database tables (SQLAlchemy 2 declarative). Wire schemas and YAML models live elsewhere."""
+"""Database tables (SQLAlchemy 2 declarative). Wire schemas and YAML models live elsewhere.
+
+Every row that holds patient data belongs to an organisation (`organization_id`); the store
+scopes every query by it. Administrations are append-only: a correction or a withdrawal adds a
+revision and keeps the earlier ones.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, MetaData, String
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints keep migrations reviewable and portable between SQLite and PostgreSQL.
@@ -16,6 +36,28 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The organisation that owns every record until API keys name one (the security issue).
+LOCAL_ORGANIZATION_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back with its time zone (SQLite forgets it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -34,3 +76,110 @@ class InstrumentDefinitionRecord(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_instrument_definition_id_version", "instrument_id", "version"),)
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Episode(Base):
+    """One course of care between one patient and one clinician (or team)."""
+
+    __tablename__ = "episode"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    patient_ref: Mapped[str] = mapped_column(String(200))
+    clinician_ref: Mapped[str] = mapped_column(String(200))
+    setting: Mapped[str | None] = mapped_column(String(32))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_episode_organization_patient", "organization_id", "patient_ref"),
+        Index("ix_episode_organization_created", "organization_id", "created_at", "id"),
+    )
+
+
+class Administration(Base):
+    """One instrument, rated by one rater kind, at one session of an episode."""
+
+    __tablename__ = "administration"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
+    instrument_id: Mapped[str] = mapped_column(String(64))
+    rater: Mapped[str] = mapped_column(String(16))
+    session: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("episode_id", "instrument_id", "rater", "session"),)
+
+
+class AdministrationRevision(Base):
+    """A state of an administration: as recorded, as corrected, or withdrawn. Never updated."""
+
+    __tablename__ = "administration_revision"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    administration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("administration.id", ondelete="CASCADE")
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    instrument_version: Mapped[str] = mapped_column(String(32))
+    definition_hash: Mapped[str] = mapped_column(
+        ForeignKey("instrument_definition.definition_hash")
+    )
+    administered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    responses: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("administration_id", "revision"),)
+
+
+class IdempotencyRecord(Base):
+    """The response given to a request with an Idempotency-Key, to replay it exactly."""
+
+    __tablename__ = "idempotency_key"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(71))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RuptureFlagRecord(Base):
+    """A rupture flag of an episode's current evaluation (replaced when its series changes)."""
+
+    __tablename__ = "rupture_flag"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
+    administration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("administration.id", ondelete="CASCADE")
+    )
+    instrument_id: Mapped[str] = mapped_column(String(64))
+    rater: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(32))
+    scale: Mapped[str] = mapped_column(String(64))
+    session: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str | None] = mapped_column(String(16))
+    flag: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_rupture_flag_episode", "episode_id", "session"),)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection
 
 from app.db import make_engine
 from app.settings import Settings
-from app.tables import Base
+from app.tables import Base, UTCDateTime
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -23,10 +24,18 @@ def database_url() -> str:
     return url or Settings().database_url
 
 
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """Render the application's column types as plain SQLAlchemy ones in new migrations."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=render_item,
         # SQLite alters tables by copying them; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
