@@ -96,6 +96,57 @@ class UnknownProblemTypeError(DomainError):
     title = "Unknown problem type"
 
 
+class EpisodeNotFoundError(DomainError):
+    """No episode of care with this id belongs to the caller's organisation."""
+
+    status = 404
+    code = "episode_not_found"
+    title = "Episode not found"
+
+
+class AdministrationNotFoundError(DomainError):
+    """No administration with this id in this episode."""
+
+    status = 404
+    code = "administration_not_found"
+    title = "Administration not found"
+
+
+class SessionAlreadyRecordedError(DomainError):
+    """This episode already holds an administration of this instrument by this rater for this
+    session. Correct it (`POST .../administrations/{id}/corrections`) instead of recording it
+    again; a retried request should carry the same Idempotency-Key to be replayed."""
+
+    status = 409
+    code = "session_already_recorded"
+    title = "Session already recorded"
+
+
+class AlreadyWithdrawnError(DomainError):
+    """The administration is already withdrawn; a correction can reinstate it."""
+
+    status = 409
+    code = "already_withdrawn"
+    title = "Already withdrawn"
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """This Idempotency-Key was used before with a different request; nothing was recorded.
+    Use a new key for a new request."""
+
+    status = 422
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+
+class InvalidCursorError(DomainError):
+    """The `cursor` is not one this list returned; start again without it."""
+
+    status = 422
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
 def problem_types() -> dict[str, type[DomainError]]:
     """Every problem type the service returns, by code."""
     found: dict[str, type[DomainError]] = {}

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.tables import InstrumentDefinitionRecord
+from app.tables import (
+    Administration,
+    AdministrationRevision,
+    Episode,
+    IdempotencyRecord,
+    InstrumentDefinitionRecord,
+    RuptureFlagRecord,
+    UTCDateTime,
+)
 
 
 def insert_definitions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -34,5 +44,151 @@ def stored_hashes(session: Session, instrument_id: str, version: str) -> list[st
             InstrumentDefinitionRecord.version == version,
         )
         .order_by(InstrumentDefinitionRecord.registered_at)
+    )
+    return list(session.scalars(statement))
+
+
+def get_episode(session: Session, organization_id: UUID, episode_id: UUID) -> Episode | None:
+    statement = select(Episode).where(
+        Episode.organization_id == organization_id, Episode.id == episode_id
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def list_episodes(
+    session: Session,
+    organization_id: UUID,
+    *,
+    patient_ref: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Episode]:
+    """Episodes in creation order, from just after the `after` (created_at, id) position."""
+    statement = select(Episode).where(Episode.organization_id == organization_id)
+    if patient_ref is not None:
+        statement = statement.where(Episode.patient_ref == patient_ref)
+    if after is not None:
+        created_at, episode_id = after
+        statement = statement.where(
+            tuple_(Episode.created_at, Episode.id)
+            > tuple_(literal(created_at, UTCDateTime), episode_id)
+        )
+    statement = statement.order_by(Episode.created_at, Episode.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def get_idempotency(session: Session, organization_id: UUID, key: str) -> IdempotencyRecord | None:
+    return session.get(IdempotencyRecord, (organization_id, key))
+
+
+def get_administration(
+    session: Session, organization_id: UUID, episode_id: UUID, administration_id: UUID
+) -> Administration | None:
+    statement = select(Administration).where(
+        Administration.organization_id == organization_id,
+        Administration.episode_id == episode_id,
+        Administration.id == administration_id,
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def revisions(session: Session, administration_id: UUID) -> list[AdministrationRevision]:
+    statement = (
+        select(AdministrationRevision)
+        .where(AdministrationRevision.administration_id == administration_id)
+        .order_by(AdministrationRevision.revision)
+    )
+    return list(session.scalars(statement))
+
+
+def current_administrations(
+    session: Session, organization_id: UUID, episode_id: UUID
+) -> list[tuple[Administration, AdministrationRevision]]:
+    """Each administration of the episode with its latest revision, in session order."""
+    latest = (
+        select(
+            AdministrationRevision.administration_id,
+            func.max(AdministrationRevision.revision).label("revision"),
+        )
+        .where(AdministrationRevision.organization_id == organization_id)
+        .group_by(AdministrationRevision.administration_id)
+        .subquery()
+    )
+    statement = (
+        select(Administration, AdministrationRevision)
+        .join(AdministrationRevision, AdministrationRevision.administration_id == Administration.id)
+        .join(
+            latest,
+            (latest.c.administration_id == AdministrationRevision.administration_id)
+            & (latest.c.revision == AdministrationRevision.revision),
+        )
+        .where(
+            Administration.organization_id == organization_id,
+            Administration.episode_id == episode_id,
+        )
+        .order_by(
+            Administration.session,
+            AdministrationRevision.administered_at,
+            Administration.instrument_id,
+            Administration.rater,
+        )
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def current_results(
+    session: Session, organization_id: UUID, instrument_id: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(responses, result) of every administration of an instrument in the organisation that
+    is not withdrawn, for the organisation's own statistics."""
+    latest = (
+        select(
+            AdministrationRevision.administration_id,
+            func.max(AdministrationRevision.revision).label("revision"),
+        )
+        .where(AdministrationRevision.organization_id == organization_id)
+        .group_by(AdministrationRevision.administration_id)
+        .subquery()
+    )
+    statement = (
+        select(AdministrationRevision.responses, AdministrationRevision.result)
+        .join(Administration, Administration.id == AdministrationRevision.administration_id)
+        .join(
+            latest,
+            (latest.c.administration_id == AdministrationRevision.administration_id)
+            & (latest.c.revision == AdministrationRevision.revision),
+        )
+        .where(
+            Administration.organization_id == organization_id,
+            Administration.instrument_id == instrument_id,
+            AdministrationRevision.status != "withdrawn",
+        )
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def replace_flags(
+    session: Session, organization_id: UUID, episode_id: UUID, rows: Sequence[RuptureFlagRecord]
+) -> None:
+    """The episode's flags become `rows` (its series were evaluated again)."""
+    session.execute(
+        delete(RuptureFlagRecord).where(
+            RuptureFlagRecord.organization_id == organization_id,
+            RuptureFlagRecord.episode_id == episode_id,
+        )
+    )
+    session.add_all(rows)
+
+
+def episode_flags(
+    session: Session, organization_id: UUID, episode_id: UUID
+) -> list[RuptureFlagRecord]:
+    statement = (
+        select(RuptureFlagRecord)
+        .where(
+            RuptureFlagRecord.organization_id == organization_id,
+            RuptureFlagRecord.episode_id == episode_id,
+        )
+        .order_by(RuptureFlagRecord.session, RuptureFlagRecord.instrument_id)
     )
     return list(session.scalars(statement))

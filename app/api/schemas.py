@@ -7,9 +7,19 @@ document that client generators read.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, with_config
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    with_config,
+)
 from typing_extensions import TypedDict
 
 Language = Literal["en", "fr"]
@@ -468,3 +478,251 @@ class Health(WireModel):
     status: Literal["ok"]
     database: Literal["ok"]
     instruments: int = Field(description="Loaded instrument versions.")
+
+
+# -- Records: episodes of care and administrations -------------------------------------------
+
+Rater = Literal["client", "therapist", "observer"]
+EXAMPLE_ID = "4b7c3a2e-1d0f-4c8a-9e21-6f0b2d7e5a10"
+Setting = Literal["psychotherapy", "nursing", "physiotherapy"]
+Reference = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EpisodeCreate(WireModel):
+    """The caller's own opaque references: no names or other identifying data."""
+
+    model_config = example(
+        {"patient_ref": "ehr-8841", "clinician_ref": "staff-17", "setting": "psychotherapy"}
+    )
+
+    patient_ref: Reference
+    clinician_ref: Reference
+    setting: Setting | None = None
+    started_on: date | None = None
+    label: Annotated[str, Field(max_length=200)] | None = None
+
+
+class EpisodeView(WireModel):
+    model_config = example(
+        {
+            "id": "0b7e4c3e-4d0a-4a8e-9d43-0f1f5b6c2a11", "patient_ref": "ehr-8841",
+            "clinician_ref": "staff-17", "setting": "psychotherapy", "started_on": None,
+            "label": None, "created_at": "2026-11-22T09:00:00Z",
+        }
+    )  # fmt: skip
+
+    id: UUID
+    patient_ref: str
+    clinician_ref: str
+    setting: Setting | None
+    started_on: date | None
+    label: str | None
+    created_at: AwareDatetime
+
+
+class EpisodeList(WireModel):
+    model_config = example({"items": [], "next_cursor": None})
+
+    items: list[EpisodeView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class AdministrationCreate(WireModel):
+    model_config = example(
+        {
+            "instrument": "wai-sr", "rater": "client", "session": 5,
+            "administered_at": "2026-11-22T10:30:00+01:00", "responses": WAI_SR_EXAMPLE,
+        }
+    )  # fmt: skip
+
+    instrument: str
+    version: str | None = Field(default=None, description="Definition version; latest if absent.")
+    rater: Rater
+    session: Annotated[int, Field(ge=0, le=100_000)]
+    administered_at: AwareDatetime = Field(description="RFC 3339 with a time zone offset.")
+    responses: Responses
+
+
+class AdministrationCorrection(WireModel):
+    model_config = example({"responses": WAI_SR_EXAMPLE, "reason": "item 8 was keyed in wrong"})
+
+    responses: Responses
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    administered_at: AwareDatetime | None = Field(default=None, description="Unchanged if absent.")
+    version: str | None = Field(default=None, description="Unchanged if absent.")
+
+
+class AdministrationWithdrawal(WireModel):
+    model_config = example({"reason": "administered to the wrong patient"})
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class RevisionView(WireModel):
+    model_config = example(
+        {
+            "revision": 1, "status": "recorded", "reason": None, "version": "1.0.0",
+            "administered_at": "2026-11-22T09:30:00Z", "created_at": "2026-11-22T09:31:00Z",
+        }
+    )  # fmt: skip
+
+    revision: int
+    status: Literal["recorded", "corrected", "withdrawn"]
+    reason: str | None
+    version: str
+    administered_at: AwareDatetime
+    created_at: AwareDatetime
+
+
+class EpisodeRuptureFlag(RuptureFlag):
+    """A rupture flag of an episode's series, with its repair state."""
+
+    model_config = example(
+        {
+            "rule": "v_drop", "scale": "bond", "session": 6, "instrument": "wai-sr",
+            "rater": "client", "administration_id": EXAMPLE_ID, "value": 9.0, "reference": 15.5,
+            "threshold": 2.8, "severity": "strict",
+            "spread_source": "client_history and between_client (norms: …)",
+            "citation": "Stiles et al. 2004; Gumz et al. 2012", "repaired": True,
+            "repaired_at": {"session": 8, "administration_id": EXAMPLE_ID}, "state": "repaired",
+        }
+    )  # fmt: skip
+
+    instrument: str
+    rater: Rater
+    session: int
+    administration_id: str
+    reference: float | None = None
+    severity: str | None = None
+    spread_source: str | None = None
+    repaired: bool | None = None
+    repaired_at: dict[str, Any] | None = None
+    state: Literal["repaired", "unrepaired", "pending"] | None = None
+    counterpart: dict[str, Any] | None = None
+
+
+class NotEvaluatedView(WireModel):
+    model_config = example(
+        {
+            "instrument": "wai-sr", "rater": "client", "rule": "v_drop", "scale": "bond",
+            "sessions": [1, 2, 3], "reason": "fewer than 3 earlier administrations in the series",
+        }
+    )  # fmt: skip
+
+    instrument: str
+    rater: Rater
+    rule: str
+    scale: str
+    sessions: list[int]
+    reason: str
+
+
+ADMINISTRATION_EXAMPLE: dict[str, JsonValue] = {
+    "id": EXAMPLE_ID,
+    "episode_id": "0b7e4c3e-4d0a-4a8e-9d43-0f1f5b6c2a11",
+    "instrument": "wai-sr", "version": "1.0.0", "definition_hash": "sha256:…",
+    "rater": "client", "session": 5, "administered_at": "2026-11-22T09:30:00Z",
+    "status": "recorded", "revision": 1, "responses": WAI_SR_EXAMPLE,
+    "result": SCORE_RESULT_EXAMPLE, "history": [], "created_at": "2026-11-22T09:31:00Z",
+}  # fmt: skip
+
+
+class AdministrationView(WireModel):
+    model_config = example(ADMINISTRATION_EXAMPLE)
+
+    id: UUID
+    episode_id: UUID
+    instrument: str
+    version: str
+    definition_hash: str
+    rater: Rater
+    session: int
+    administered_at: AwareDatetime
+    status: Literal["recorded", "corrected", "withdrawn"]
+    revision: int
+    responses: dict[str, Any]
+    result: ScoreResult
+    history: list[RevisionView] = Field(description="Earlier revisions, oldest first.")
+    created_at: AwareDatetime
+
+
+class AdministrationRecorded(AdministrationView):
+    """The stored administration and the rupture flags it raised."""
+
+    model_config = example({**ADMINISTRATION_EXAMPLE, "ruptures": []})
+
+    ruptures: list[EpisodeRuptureFlag]
+
+
+class AdministrationList(WireModel):
+    model_config = example({"items": [], "next_cursor": None})
+
+    items: list[AdministrationView]
+    next_cursor: str | None
+
+
+class TrajectoryPoint(WireModel):
+    model_config = example(
+        {
+            "session": 5, "administered_at": "2026-11-22T09:30:00Z", "administration_id": EXAMPLE_ID,
+            "scales": {"bond": {"score": 16.0, "mean": 4.0, "pomp": 75.0}},
+        }
+    )  # fmt: skip
+
+    session: int
+    administered_at: AwareDatetime
+    administration_id: UUID
+    scales: dict[str, dict[str, float | None]]
+
+
+class Trajectory(WireModel):
+    model_config = example(
+        {
+            "instrument": "wai-sr",
+            "rater": "client",
+            "points": [],
+            "ruptures": [],
+            "not_evaluated": [],
+        }
+    )
+
+    instrument: str
+    rater: Rater
+    points: list[TrajectoryPoint]
+    ruptures: list[EpisodeRuptureFlag]
+    not_evaluated: list[NotEvaluatedView]
+
+
+class EpisodeRuptures(WireModel):
+    model_config = example({"items": [], "not_evaluated": []})
+
+    items: list[EpisodeRuptureFlag]
+    not_evaluated: list[NotEvaluatedView]
+
+
+class ScaleStatisticsView(WireModel):
+    model_config = example(
+        {"count": 120, "mean": 44.1, "sd": 7.9, "alpha": 0.88, "alpha_count": 117}
+    )
+
+    count: int
+    mean: float | None
+    sd: float | None
+    alpha: float | None = Field(description="Cronbach's alpha of complete item-level answers.")
+    alpha_count: int
+
+
+class InstrumentStatistics(WireModel):
+    model_config = example(
+        {
+            "instrument": "wai-sr",
+            "scales": {
+                "total": {"count": 120, "mean": 44.1, "sd": 7.9, "alpha": 0.88, "alpha_count": 117}
+            },
+        }
+    )
+
+    instrument: str
+    scales: dict[str, ScaleStatisticsView]

@@ -322,6 +322,14 @@ class Scorer:
         """The scales' results of every complete answer, when `complete_sums` can be used."""
         return None if self._lookup is None else self._lookup[1]
 
+    def keyed_values(self, responses: Mapping[str, object]) -> list[float | None]:
+        """Each item's value after reversal, in definition order; None when not answered
+        or not applicable. Raises `InvalidResponsesError` like `score`."""
+        values = self._item_values(responses, [])
+        if self._gates:
+            self._apply_gates(values, responses, [])
+        return values
+
     def _item_values(
         self, responses: Mapping[str, object], warnings: list[ScoreWarning]
     ) -> list[float | None]:
