@@ -666,7 +666,8 @@ class AdministrationList(WireModel):
 class TrajectoryPoint(WireModel):
     model_config = example(
         {
-            "session": 5, "administered_at": "2026-11-22T09:30:00Z", "administration_id": EXAMPLE_ID,
+            "session": 5, "administered_at": "2026-11-22T09:30:00Z",
+            "administration_id": EXAMPLE_ID,
             "scales": {"bond": {"score": 16.0, "mean": 4.0, "pomp": 75.0}},
         }
     )  # fmt: skip
