@@ -12,13 +12,16 @@ from sqlalchemy.exc import DBAPIError
 
 from app import services
 from app.api.body import add_body_schemas
+from app.api.episode_routes import router as episode_router
 from app.api.limits import BodySizeLimit
 from app.api.problems import install_problem_handlers
 from app.api.routes import BODY_MODELS, router
 from app.api.state import AppState
 from app.db import Database
+from app.episodes import Records
 from app.instruments.registry import load_registry
 from app.settings import Settings
+from app.tables import LOCAL_ORGANIZATION_ID
 
 DESCRIPTION = """\
 Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
@@ -34,7 +37,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     """
     registry = load_registry(settings.instruments_dir)
     database = database or Database.from_url(settings.database_url)
-    state = AppState(settings=settings, database=database, registry=registry)
+    # Every record belongs to the local organisation until API keys name one.
+    records = Records(database, registry, LOCAL_ORGANIZATION_ID)
+    state = AppState(settings=settings, database=database, registry=registry, records=records)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,7 +64,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         # The routes go straight into the app's router: `include_router` would add a second
         # layer of route matching to every request (measured with bench/).
-        routes=router.routes,
+        routes=[*router.routes, *episode_router.routes],
     )
     app.state.bordin = state
     install_problem_handlers(app)

@@ -36,9 +36,16 @@ State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
 
 
-def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, headers: dict[str, str] | None = None, status_code: int = 200
+) -> Response:
     """Serialise plain dicts with orjson instead of FastAPI's generic encoder."""
-    return Response(orjson.dumps(content), media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(content),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def localized(content: Any, lang: Language) -> Response:

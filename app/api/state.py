@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from app.db import Database
+from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
 from app.settings import Settings
 
@@ -17,6 +18,7 @@ class AppState:
     settings: Settings
     database: Database
     registry: InstrumentRegistry
+    records: Records
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 

@@ -17,6 +17,22 @@ OPERATIONS = {
     ("get", "/v1/instruments/{instrument_id}"): "getInstrument",
     ("post", "/v1/scores"): "scoreResponses",
     ("post", "/v1/scores/batch"): "scoreBatch",
+    ("get", "/v1/instruments/{instrument_id}/statistics"): "getInstrumentStatistics",
+    ("post", "/v1/episodes"): "createEpisode",
+    ("get", "/v1/episodes"): "listEpisodes",
+    ("get", "/v1/episodes/{episode_id}"): "getEpisode",
+    ("post", "/v1/episodes/{episode_id}/administrations"): "recordAdministration",
+    ("get", "/v1/episodes/{episode_id}/administrations"): "listAdministrations",
+    (
+        "post",
+        "/v1/episodes/{episode_id}/administrations/{administration_id}/corrections",
+    ): "correctAdministration",
+    (
+        "post",
+        "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal",
+    ): "withdrawAdministration",
+    ("get", "/v1/episodes/{episode_id}/trajectory"): "getTrajectory",
+    ("get", "/v1/episodes/{episode_id}/ruptures"): "listEpisodeRuptures",
 }
 
 

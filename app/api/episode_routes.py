@@ -1,0 +1,197 @@
+"""The /v1 routes of episodes of care, administrations, trajectories and rupture flags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import Response
+
+from app import episodes
+from app.api.problems import problem_responses
+from app.api.routes import json_response
+from app.api.schemas import (
+    AdministrationCorrection,
+    AdministrationCreate,
+    AdministrationList,
+    AdministrationRecorded,
+    AdministrationView,
+    AdministrationWithdrawal,
+    EpisodeCreate,
+    EpisodeList,
+    EpisodeRuptures,
+    EpisodeView,
+    InstrumentStatistics,
+    Rater,
+    Trajectory,
+)
+from app.api.state import AppState, app_state
+
+router = APIRouter(tags=["episodes"])
+State = Annotated[AppState, Depends(app_state)]
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="Replays the first response for the same request; refuses another request.",
+    ),
+]
+
+
+@router.post(
+    "/v1/episodes",
+    operation_id="createEpisode",
+    status_code=201,
+    response_model=EpisodeView,
+    responses=problem_responses(400, 413, 422),
+)
+def create_episode(body: EpisodeCreate, state: State) -> Response:
+    """Open an episode of care. Patient and clinician are the caller's opaque references."""
+    episode = episodes.create_episode(state.records, **body.model_dump())
+    return json_response(episode, status_code=201)
+
+
+@router.get(
+    "/v1/episodes",
+    operation_id="listEpisodes",
+    response_model=EpisodeList,
+    responses=problem_responses(422),
+)
+def list_episodes(
+    state: State,
+    patient_ref: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """Episodes, oldest first; `patient_ref` narrows them to one patient."""
+    page = episodes.list_episodes(
+        state.records, patient_ref=patient_ref, limit=limit, cursor=cursor
+    )
+    return json_response(page)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}",
+    operation_id="getEpisode",
+    response_model=EpisodeView,
+    responses=problem_responses(404, 422),
+)
+def get_episode(episode_id: UUID, state: State) -> Response:
+    return json_response(episodes.get_episode(state.records, episode_id))
+
+
+@router.post(
+    "/v1/episodes/{episode_id}/administrations",
+    operation_id="recordAdministration",
+    status_code=201,
+    response_model=AdministrationRecorded,
+    responses=problem_responses(400, 404, 409, 413, 422),
+)
+def record_administration(
+    episode_id: UUID,
+    body: AdministrationCreate,
+    state: State,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Score and store an administration; the response carries the rupture flags it raised.
+    A session already recorded for this instrument and rater is a 409."""
+    new = episodes.NewAdministration(
+        **body.model_dump(exclude={"responses"}), responses=body.responses
+    )
+    status, recorded = episodes.record_administration(
+        state.records, episode_id, new, idempotency_key
+    )
+    return json_response(recorded, status_code=status)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/administrations",
+    operation_id="listAdministrations",
+    response_model=AdministrationList,
+    responses=problem_responses(404, 422),
+)
+def list_administrations(
+    episode_id: UUID, state: State, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    """The episode's administrations in their current state, by session, with their history."""
+    page = episodes.list_administrations(state.records, episode_id, limit=limit, cursor=cursor)
+    return json_response(page)
+
+
+@router.post(
+    "/v1/episodes/{episode_id}/administrations/{administration_id}/corrections",
+    operation_id="correctAdministration",
+    response_model=AdministrationRecorded,
+    responses=problem_responses(400, 404, 413, 422),
+)
+def correct_administration(
+    episode_id: UUID, administration_id: UUID, body: AdministrationCorrection, state: State
+) -> Response:
+    """Record corrected answers; the original stays in the history and the series is
+    evaluated again."""
+    corrected = episodes.correct_administration(
+        state.records, episode_id, administration_id, **body.model_dump(exclude={"responses"}),
+        responses=body.responses,
+    )  # fmt: skip
+    return json_response(corrected)
+
+
+@router.post(
+    "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal",
+    operation_id="withdrawAdministration",
+    response_model=AdministrationView,
+    responses=problem_responses(404, 409, 422),
+)
+def withdraw_administration(
+    episode_id: UUID, administration_id: UUID, body: AdministrationWithdrawal, state: State
+) -> Response:
+    """Withdraw an administration (it stays in the history); the series is evaluated again."""
+    withdrawn = episodes.withdraw_administration(
+        state.records, episode_id, administration_id, reason=body.reason
+    )
+    return json_response(withdrawn)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/trajectory",
+    operation_id="getTrajectory",
+    response_model=Trajectory,
+    responses=problem_responses(404, 422),
+)
+def get_trajectory(
+    episode_id: UUID,
+    state: State,
+    instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
+    rater: Annotated[Rater, Query()] = "client",
+) -> Response:
+    """One series: scale scores by session, its flags with repair state, and the rules it
+    could not evaluate yet."""
+    series = episodes.trajectory(state.records, episode_id, instrument=instrument, rater=rater)
+    return json_response(series)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/ruptures",
+    operation_id="listEpisodeRuptures",
+    response_model=EpisodeRuptures,
+    responses=problem_responses(404, 422),
+)
+def list_episode_ruptures(episode_id: UUID, state: State) -> Response:
+    """Every rupture flag of the episode, in its current state."""
+    return json_response(episodes.episode_ruptures(state.records, episode_id))
+
+
+@router.get(
+    "/v1/instruments/{instrument_id}/statistics",
+    operation_id="getInstrumentStatistics",
+    tags=["instruments"],
+    response_model=InstrumentStatistics,
+    responses=problem_responses(404, 422),
+)
+def get_instrument_statistics(instrument_id: str, state: State) -> Response:
+    """The organisation's own count, mean, SD and Cronbach's alpha per scale: what the
+    rupture rules use where the definition declares no norm."""
+    return json_response(episodes.instrument_statistics(state.records, instrument_id))

@@ -1,0 +1,614 @@
+"""Use cases of episodes of care: record, correct and withdraw administrations, and keep each
+episode's rupture flags current.
+
+Each use case opens one session and commits once, at its end, so that a failed commit can
+never follow a 201. Uniqueness (one administration per episode, instrument, rater and
+session; one record per idempotency key) is left to the database's constraints, so that
+several processes on one PostgreSQL stay correct.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import store
+from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
+from app.core.statistics import scale_summaries
+from app.db import Database
+from app.errors import (
+    AdministrationNotFoundError,
+    AlreadyWithdrawnError,
+    EpisodeNotFoundError,
+    IdempotencyKeyReusedError,
+    InvalidCursorError,
+    SessionAlreadyRecordedError,
+    UnknownInstrumentError,
+)
+from app.instruments.definition import (
+    InstrumentDefinition,
+    RaterDiscrepancyRule,
+    ReliableDropRule,
+    SuddenLossRule,
+    VDropRule,
+)
+from app.instruments.registry import InstrumentRegistry
+from app.tables import (
+    Administration,
+    AdministrationRevision,
+    Episode,
+    IdempotencyRecord,
+    RuptureFlagRecord,
+)
+
+Json = dict[str, Any]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What the use cases need: the database, the instruments, whose records, and a clock."""
+
+    database: Database
+    registry: InstrumentRegistry
+    organization_id: uuid.UUID
+    now: Callable[[], datetime] = field(default=_utc_now)
+
+
+# -- Episodes --------------------------------------------------------------------------------
+
+
+def create_episode(
+    records: Records,
+    *,
+    patient_ref: str,
+    clinician_ref: str,
+    setting: str | None,
+    started_on: date | None,
+    label: str | None,
+) -> Json:
+    episode = Episode(
+        id=uuid.uuid4(),
+        organization_id=records.organization_id,
+        patient_ref=patient_ref,
+        clinician_ref=clinician_ref,
+        setting=setting,
+        started_on=started_on,
+        label=label,
+        created_at=records.now(),
+    )
+    with records.database.session() as session:
+        session.add(episode)
+        session.commit()
+    return _episode_view(episode)
+
+
+def get_episode(records: Records, episode_id: uuid.UUID) -> Json:
+    with records.database.session() as session:
+        return _episode_view(_episode(session, records, episode_id))
+
+
+def list_episodes(
+    records: Records, *, patient_ref: str | None, limit: int, cursor: str | None
+) -> Json:
+    after = None
+    if cursor is not None:
+        created_at, episode_id = _decode_cursor(cursor, (str, str))
+        try:
+            after = (datetime.fromisoformat(created_at), uuid.UUID(episode_id))
+        except ValueError:
+            raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list") from None
+    with records.database.session() as session:
+        episodes = store.list_episodes(
+            session, records.organization_id, patient_ref=patient_ref, after=after, limit=limit + 1
+        )
+    page = episodes[:limit]
+    next_cursor = None
+    if len(episodes) > limit:
+        last = page[-1]
+        next_cursor = _encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return {"items": [_episode_view(episode) for episode in page], "next_cursor": next_cursor}
+
+
+# -- Administrations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAdministration:
+    instrument: str
+    version: str | None
+    rater: str
+    session: int
+    administered_at: datetime
+    responses: Mapping[str, object]
+
+
+def record_administration(
+    records: Records,
+    episode_id: uuid.UUID,
+    new: NewAdministration,
+    idempotency_key: str | None,
+) -> tuple[int, Json]:
+    """Store an administration, re-evaluate the episode, and return (201, the stored state
+    with the flags it raised). The same Idempotency-Key with the same request replays the
+    first response; with another request it is refused."""
+    request_hash = _request_hash(episode_id, new)
+    try:
+        with records.database.session() as session:
+            if idempotency_key is not None:
+                replay = _replay(session, records, idempotency_key, request_hash)
+                if replay is not None:
+                    return replay
+            episode = _episode(session, records, episode_id)
+            loaded = records.registry.get(new.instrument, new.version)
+            result = loaded.scorer.score(new.responses)
+            now = records.now()
+            administration = Administration(
+                id=uuid.uuid4(),
+                organization_id=records.organization_id,
+                episode_id=episode.id,
+                instrument_id=loaded.id,
+                rater=new.rater,
+                session=new.session,
+                created_at=now,
+            )
+            session.add(administration)
+            session.flush()  # the session's uniqueness is the database's to enforce
+            revision = _revision(
+                records, administration, 1, "recorded", None, loaded.version,
+                loaded.definition_hash, new.administered_at, new.responses, result, now,
+            )  # fmt: skip
+            session.add(revision)
+            flags = _reevaluate(session, records, episode.id, now)
+            raised = [f for f in flags if f["administration_id"] == str(administration.id)]
+            body = _json({**_administration_view(administration, [revision]), "ruptures": raised})
+            if idempotency_key is not None:
+                session.add(
+                    IdempotencyRecord(
+                        organization_id=records.organization_id,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        status_code=201,
+                        response=body,
+                        created_at=now,
+                    )
+                )
+            session.commit()
+            return 201, body
+    except IntegrityError:
+        # Another request got there first: the same key replays it; else the session is taken.
+        if idempotency_key is not None:
+            with records.database.session() as session:
+                replay = _replay(session, records, idempotency_key, request_hash)
+                if replay is not None:
+                    return replay
+        raise SessionAlreadyRecordedError(
+            f"session {new.session} of {new.instrument} by the {new.rater} is already recorded"
+            " in this episode"
+        ) from None
+
+
+def correct_administration(
+    records: Records,
+    episode_id: uuid.UUID,
+    administration_id: uuid.UUID,
+    *,
+    responses: Mapping[str, object],
+    reason: str,
+    administered_at: datetime | None,
+    version: str | None,
+) -> Json:
+    """Add a corrected revision (the earlier ones stay) and re-evaluate the episode."""
+    with records.database.session() as session:
+        administration, history = _administration(session, records, episode_id, administration_id)
+        current = history[-1]
+        loaded = records.registry.get(
+            administration.instrument_id,
+            version or _loaded_version(records, administration, current),
+        )
+        result = loaded.scorer.score(responses)
+        now = records.now()
+        revision = _revision(
+            records, administration, current.revision + 1, "corrected", reason, loaded.version,
+            loaded.definition_hash, administered_at or current.administered_at, responses,
+            result, now,
+        )  # fmt: skip
+        session.add(revision)
+        flags = _reevaluate(session, records, episode_id, now)
+        body = _json(
+            {
+                **_administration_view(administration, [*history, revision]),
+                "ruptures": [f for f in flags if f["administration_id"] == str(administration.id)],
+            }
+        )
+        session.commit()
+        return body
+
+
+def withdraw_administration(
+    records: Records, episode_id: uuid.UUID, administration_id: uuid.UUID, *, reason: str
+) -> Json:
+    """Withdraw an administration (kept in the history) and re-evaluate the episode."""
+    with records.database.session() as session:
+        administration, history = _administration(session, records, episode_id, administration_id)
+        current = history[-1]
+        if current.status == "withdrawn":
+            raise AlreadyWithdrawnError(f"administration {administration_id} is already withdrawn")
+        now = records.now()
+        revision = _revision(
+            records, administration, current.revision + 1, "withdrawn", reason,
+            current.instrument_version, current.definition_hash, current.administered_at,
+            current.responses, current.result, now,
+        )  # fmt: skip
+        session.add(revision)
+        _reevaluate(session, records, episode_id, now)
+        body = _json({**_administration_view(administration, [*history, revision]), "ruptures": []})
+        session.commit()
+        return body
+
+
+def list_administrations(
+    records: Records, episode_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Json:
+    """The episode's administrations in their current state, by session."""
+    with records.database.session() as session:
+        _episode(session, records, episode_id)
+        rows = store.current_administrations(session, records.organization_id, episode_id)
+        ordered = sorted(rows, key=lambda row: _administration_key(row[0]))
+        if cursor is not None:
+            after = tuple(_decode_cursor(cursor, (int, str, str)))
+            ordered = [row for row in ordered if _administration_key(row[0]) > after]
+        page = ordered[:limit]
+        items = [
+            _administration_view(administration, store.revisions(session, administration.id))
+            for administration, _ in page
+        ]
+    next_cursor = None
+    if len(ordered) > limit:
+        next_cursor = _encode_cursor(list(_administration_key(page[-1][0])))
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
+# -- Reading the alliance over time ----------------------------------------------------------
+
+
+def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rater: str) -> Json:
+    """The series' scores by session, with its flags and the rules it could not evaluate."""
+    records.registry.get(instrument)  # an unknown instrument is a 404, not an empty series
+    with records.database.session() as session:
+        _episode(session, records, episode_id)
+        evaluation = _evaluate_episode(session, records, episode_id)
+        rows = store.current_administrations(session, records.organization_id, episode_id)
+    points = [
+        {
+            "session": administration.session,
+            "administered_at": revision.administered_at,
+            "administration_id": administration.id,
+            "scales": {
+                scale_id: {key: scale[key] for key in ("score", "mean", "pomp")}
+                for scale_id, scale in revision.result["scales"].items()
+            },
+        }
+        for administration, revision in rows
+        if administration.instrument_id == instrument
+        and administration.rater == rater
+        and revision.status != "withdrawn"
+    ]
+
+    def in_series(entry: Json) -> bool:
+        return bool(entry["instrument"] == instrument and entry["rater"] == rater)
+
+    return _json(
+        {
+            "instrument": instrument,
+            "rater": rater,
+            "points": points,
+            "ruptures": [flag for flag in evaluation.flags if in_series(flag)],
+            "not_evaluated": [entry for entry in evaluation.not_evaluated if in_series(entry)],
+        }
+    )
+
+
+def episode_ruptures(records: Records, episode_id: uuid.UUID) -> Json:
+    """Every flag of the episode in its current state (repairs settled so far)."""
+    with records.database.session() as session:
+        _episode(session, records, episode_id)
+        evaluation = _evaluate_episode(session, records, episode_id)
+    return _json({"items": evaluation.flags, "not_evaluated": evaluation.not_evaluated})
+
+
+def instrument_statistics(records: Records, instrument_id: str) -> Json:
+    """The organisation's own count, mean, SD and Cronbach's alpha of each scale."""
+    loaded = records.registry.get(instrument_id)
+    with records.database.session() as session:
+        summaries = _organisation_summaries(session, records, loaded.definition)
+    return {"instrument": instrument_id, "scales": summaries}
+
+
+# -- Evaluation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _EpisodeEvaluation:
+    flags: list[Json]
+    not_evaluated: list[Json]
+
+
+def _evaluate_episode(
+    session: Session, records: Records, episode_id: uuid.UUID
+) -> _EpisodeEvaluation:
+    """Evaluate every series of the episode (current, non-withdrawn administrations)."""
+    rows = store.current_administrations(session, records.organization_id, episode_id)
+    series: dict[tuple[str, str], list[SeriesPoint]] = {}
+    by_instrument: dict[str, list[SeriesPoint]] = {}
+    for administration, revision in rows:
+        if revision.status == "withdrawn":
+            continue
+        point = SeriesPoint(
+            administration_id=str(administration.id),
+            session=administration.session,
+            administered_at=revision.administered_at,
+            scales=revision.result["scales"],
+            flags=revision.result["flags"],
+        )
+        series.setdefault((administration.instrument_id, administration.rater), []).append(point)
+        by_instrument.setdefault(administration.instrument_id, []).append(point)
+    flags: list[Json] = []
+    not_evaluated: list[Json] = []
+    statistics: dict[str, dict[str, ScaleStatistics]] = {}
+    for (instrument_id, rater), points in sorted(series.items()):
+        try:
+            definition = records.registry.get(instrument_id).definition
+        except UnknownInstrumentError:
+            continue  # an instrument no longer loaded: its rules cannot be read
+        if instrument_id not in statistics:
+            statistics[instrument_id] = _organisation_statistics(session, records, definition)
+        counterparts = {
+            rule.counterpart: by_instrument.get(rule.counterpart, [])
+            for rule in definition.ruptures
+            if isinstance(rule, RaterDiscrepancyRule)
+        }
+        evaluation = detect_ruptures(
+            definition,
+            points,
+            statistics_by_scale=statistics[instrument_id],
+            counterparts=counterparts,
+        )
+        labels = {"instrument": instrument_id, "rater": rater}
+        flags.extend({**labels, **flag} for flag in evaluation["flags"])
+        not_evaluated.extend({**labels, **entry} for entry in evaluation["not_evaluated"])
+    flags.sort(key=lambda flag: (flag["session"], flag["instrument"], flag["rater"]))
+    return _EpisodeEvaluation(flags, not_evaluated)
+
+
+def _reevaluate(
+    session: Session, records: Records, episode_id: uuid.UUID, now: datetime
+) -> list[Json]:
+    """Evaluate the episode again and store its flags; returns them."""
+    session.flush()
+    evaluation = _evaluate_episode(session, records, episode_id)
+    store.replace_flags(
+        session,
+        records.organization_id,
+        episode_id,
+        [
+            RuptureFlagRecord(
+                id=uuid.uuid4(),
+                organization_id=records.organization_id,
+                episode_id=episode_id,
+                administration_id=uuid.UUID(flag["administration_id"]),
+                instrument_id=flag["instrument"],
+                rater=flag["rater"],
+                rule=flag["rule"],
+                scale=flag["scale"],
+                session=flag["session"],
+                state=flag["state"],
+                flag=_json(flag),
+                evaluated_at=now,
+            )
+            for flag in evaluation.flags
+        ],
+    )
+    return evaluation.flags
+
+
+_ORGANISATION_RULES = (ReliableDropRule, VDropRule, SuddenLossRule)
+
+
+def _organisation_statistics(
+    session: Session, records: Records, definition: InstrumentDefinition
+) -> dict[str, ScaleStatistics]:
+    """Spread of each scale in the organisation's data, for rules without declared norms."""
+    normed = {norm.scale for norm in definition.norms}
+    needed = any(
+        isinstance(rule, _ORGANISATION_RULES) and set(rule.scales) - normed
+        for rule in definition.ruptures
+    )
+    if not needed:
+        return {}
+    return {
+        scale_id: ScaleStatistics(
+            sd=summary["sd"],
+            reliability=summary["alpha"],
+            source=f"organisation ({summary['count']} administrations)",
+            count=summary["count"],
+        )
+        for scale_id, summary in _organisation_summaries(session, records, definition).items()
+    }
+
+
+def _organisation_summaries(
+    session: Session, records: Records, definition: InstrumentDefinition
+) -> dict[str, Any]:
+    rows = store.current_results(session, records.organization_id, definition.id)
+    scorer = records.registry.get(definition.id).scorer
+    scores = [
+        {scale_id: scale["score"] for scale_id, scale in result["scales"].items()}
+        for _, result in rows
+    ]
+    item_values = [scorer.keyed_values(responses) for responses, _ in rows]
+    return dict(scale_summaries(definition, scores, item_values))
+
+
+# -- Helpers ---------------------------------------------------------------------------------
+
+
+def _episode(session: Session, records: Records, episode_id: uuid.UUID) -> Episode:
+    episode = store.get_episode(session, records.organization_id, episode_id)
+    if episode is None:
+        raise EpisodeNotFoundError(f"no episode {episode_id}")
+    return episode
+
+
+def _administration(
+    session: Session, records: Records, episode_id: uuid.UUID, administration_id: uuid.UUID
+) -> tuple[Administration, list[AdministrationRevision]]:
+    _episode(session, records, episode_id)
+    administration = store.get_administration(
+        session, records.organization_id, episode_id, administration_id
+    )
+    if administration is None:
+        raise AdministrationNotFoundError(f"no administration {administration_id} in this episode")
+    return administration, store.revisions(session, administration.id)
+
+
+def _revision(
+    records: Records,
+    administration: Administration,
+    number: int,
+    status: str,
+    reason: str | None,
+    version: str,
+    definition_hash: str,
+    administered_at: datetime,
+    responses: Mapping[str, object],
+    result: Mapping[str, Any],
+    now: datetime,
+) -> AdministrationRevision:
+    return AdministrationRevision(
+        id=uuid.uuid4(),
+        organization_id=records.organization_id,
+        administration_id=administration.id,
+        revision=number,
+        status=status,
+        reason=reason,
+        instrument_version=version,
+        definition_hash=definition_hash,
+        administered_at=administered_at,
+        responses=_json(dict(responses)),
+        result=_json(dict(result)),
+        created_at=now,
+    )
+
+
+def _loaded_version(
+    records: Records, administration: Administration, revision: AdministrationRevision
+) -> str | None:
+    """The version that scored the revision if it is still loaded, else None (the latest)."""
+    loaded = records.registry.versions(administration.instrument_id)
+    return revision.instrument_version if revision.instrument_version in loaded else None
+
+
+def _replay(
+    session: Session, records: Records, key: str, request_hash: str
+) -> tuple[int, Json] | None:
+    stored = store.get_idempotency(session, records.organization_id, key)
+    if stored is None:
+        return None
+    if stored.request_hash != request_hash:
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key was used with a different request; nothing was recorded"
+        )
+    return stored.status_code, stored.response
+
+
+def _request_hash(episode_id: uuid.UUID, new: NewAdministration) -> str:
+    canonical = orjson.dumps(
+        {"episode": str(episode_id), **new.__dict__}, option=orjson.OPT_SORT_KEYS
+    )
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def _episode_view(episode: Episode) -> Json:
+    return {
+        "id": episode.id,
+        "patient_ref": episode.patient_ref,
+        "clinician_ref": episode.clinician_ref,
+        "setting": episode.setting,
+        "started_on": episode.started_on,
+        "label": episode.label,
+        "created_at": episode.created_at,
+    }
+
+
+def _administration_view(
+    administration: Administration, history: list[AdministrationRevision]
+) -> Json:
+    current = history[-1]
+    return {
+        "id": administration.id,
+        "episode_id": administration.episode_id,
+        "instrument": administration.instrument_id,
+        "version": current.instrument_version,
+        "definition_hash": current.definition_hash,
+        "rater": administration.rater,
+        "session": administration.session,
+        "administered_at": current.administered_at,
+        "status": current.status,
+        "revision": current.revision,
+        "responses": current.responses,
+        "result": current.result,
+        "history": [
+            {
+                "revision": earlier.revision,
+                "status": earlier.status,
+                "reason": earlier.reason,
+                "version": earlier.instrument_version,
+                "administered_at": earlier.administered_at,
+                "created_at": earlier.created_at,
+            }
+            for earlier in history[:-1]
+        ],
+        "created_at": administration.created_at,
+    }
+
+
+def _administration_key(administration: Administration) -> tuple[int, str, str]:
+    return administration.session, administration.instrument_id, administration.rater
+
+
+def _json(value: Mapping[str, Any]) -> Json:
+    """Plain JSON values (UUIDs and datetimes as RFC 3339 strings), as stored and as sent."""
+    plain: Json = orjson.loads(orjson.dumps(value))
+    return plain
+
+
+def _encode_cursor(position: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
+    """The position a cursor encodes, checked against the types this list puts in it."""
+    try:
+        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        position = None
+    if (
+        not isinstance(position, list)
+        or len(position) != len(types)
+        or not all(type(value) is kind for value, kind in zip(position, types, strict=True))
+    ):
+        raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list")
+    return position
