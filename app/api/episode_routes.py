@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from app import episodes
+from app.api.charts import trajectory_svg
+from app.api.language import accept_language
 from app.api.problems import problem_responses
 from app.api.routes import json_response
 from app.api.schemas import (
@@ -23,6 +25,7 @@ from app.api.schemas import (
     EpisodeRuptures,
     EpisodeView,
     InstrumentStatistics,
+    Language,
     Rater,
     Trajectory,
 )
@@ -30,6 +33,7 @@ from app.api.state import AppState, app_state
 
 router = APIRouter(tags=["episodes"])
 State = Annotated[AppState, Depends(app_state)]
+Lang = Annotated[Language, Depends(accept_language)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 IdempotencyKey = Annotated[
@@ -171,6 +175,32 @@ def get_trajectory(
     could not evaluate yet."""
     series = episodes.trajectory(state.records, episode_id, instrument=instrument, rater=rater)
     return json_response(series)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/trajectory.svg",
+    operation_id="getTrajectoryChart",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The trajectory as an SVG chart (scales in POMP, flags, repairs).",
+            "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(404, 422),
+    },
+)
+def get_trajectory_chart(
+    episode_id: UUID,
+    state: State,
+    lang: Lang,
+    instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
+    rater: Annotated[Rater, Query()] = "client",
+) -> Response:
+    """The trajectory as a chart clinicians can look at: each scale's POMP by session, the
+    cut-off's alert band, rupture flags marked and joined to the session that repaired them."""
+    series = episodes.trajectory(state.records, episode_id, instrument=instrument, rater=rater)
+    chart = trajectory_svg(series, state.registry.get(instrument).definition, lang)
+    return Response(chart, media_type="image/svg+xml", headers={"Content-Language": lang})
 
 
 @router.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -314,3 +315,39 @@ def test_distinct_administrations_posted_concurrently_are_all_stored(
     assert [response.status_code for response in responses] == [201] * 10
     items = client.get(f"/v1/episodes/{episode}/administrations", params={"limit": 200}).json()
     assert [item["session"] for item in items["items"]] == list(range(1, 11))
+
+
+def test_the_trajectory_chart_is_valid_svg_with_every_point_and_flag(
+    client: TestClient, episode: str
+) -> None:
+    for session, drop in ((1, 0), (2, 1.5), (3, 0)):
+        _record(client, episode, session, _srs(drop))
+    response = client.get(
+        f"/v1/episodes/{episode}/trajectory.svg",
+        params={"instrument": "srs"},
+        headers={"Accept-Language": "fr"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    root = ElementTree.fromstring(response.text)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    circles = root.findall(".//{http://www.w3.org/2000/svg}circle")
+    # five SRS scales at three sessions
+    assert len(circles) == 15
+    totals = {
+        (c.get("data-session"), c.get("data-pomp"))
+        for c in circles
+        if c.get("data-scale") == "total"
+    }
+    assert totals == {("1", "95.0"), ("2", "91.25"), ("3", "95.0")}
+    flags = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("data-rule")]
+    assert ("drop_from_previous", "total", "2") in {
+        (p.get("data-rule"), p.get("data-scale"), p.get("data-session")) for p in flags
+    }
+    repairs = [
+        line for line in root.iter("{http://www.w3.org/2000/svg}line") if line.get("data-repair")
+    ]
+    assert [line.get("data-repair") for line in repairs] == ["2"]
+    band = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("data-cutoff")]
+    assert [r.get("data-cutoff") for r in band] == ["total"]
+    assert "Échelle" in response.text

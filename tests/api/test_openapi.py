@@ -32,6 +32,7 @@ OPERATIONS = {
         "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal",
     ): "withdrawAdministration",
     ("get", "/v1/episodes/{episode_id}/trajectory"): "getTrajectory",
+    ("get", "/v1/episodes/{episode_id}/trajectory.svg"): "getTrajectoryChart",
     ("get", "/v1/episodes/{episode_id}/ruptures"): "listEpisodeRuptures",
 }
 
