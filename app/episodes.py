@@ -14,7 +14,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -59,12 +59,21 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Records:
-    """What the use cases need: the database, the instruments, whose records, and a clock."""
+    """What the use cases need: the database, the instruments, whose records, and a clock.
+
+    The organisation's statistics of an instrument (a full pass over its administrations) are
+    computed at most once per `statistics_max_age` in this process and reused in between:
+    a between-client SD estimated from hundreds of administrations barely moves with one more.
+    """
 
     database: Database
     registry: InstrumentRegistry
     organization_id: uuid.UUID
     now: Callable[[], datetime] = field(default=_utc_now)
+    statistics_max_age: timedelta = timedelta(seconds=60)
+    statistics_cache: dict[str, tuple[datetime, dict[str, ScaleStatistics]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 # -- Episodes --------------------------------------------------------------------------------
@@ -438,7 +447,11 @@ def _organisation_statistics(
     )
     if not needed:
         return {}
-    return {
+    now = records.now()
+    cached = records.statistics_cache.get(definition.id)
+    if cached is not None and now - cached[0] < records.statistics_max_age:
+        return cached[1]
+    fresh = {
         scale_id: ScaleStatistics(
             sd=summary["sd"],
             reliability=summary["alpha"],
@@ -447,6 +460,8 @@ def _organisation_statistics(
         )
         for scale_id, summary in _organisation_summaries(session, records, definition).items()
     }
+    records.statistics_cache[definition.id] = (now, fresh)
+    return fresh
 
 
 def _organisation_summaries(
@@ -542,15 +557,17 @@ def _request_hash(episode_id: uuid.UUID, new: NewAdministration) -> str:
 
 
 def _episode_view(episode: Episode) -> Json:
-    return {
-        "id": episode.id,
-        "patient_ref": episode.patient_ref,
-        "clinician_ref": episode.clinician_ref,
-        "setting": episode.setting,
-        "started_on": episode.started_on,
-        "label": episode.label,
-        "created_at": episode.created_at,
-    }
+    return _json(
+        {
+            "id": episode.id,
+            "patient_ref": episode.patient_ref,
+            "clinician_ref": episode.clinician_ref,
+            "setting": episode.setting,
+            "started_on": episode.started_on,
+            "label": episode.label,
+            "created_at": episode.created_at,
+        }
+    )
 
 
 def _administration_view(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
@@ -38,7 +38,12 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     registry = load_registry(settings.instruments_dir)
     database = database or Database.from_url(settings.database_url)
     # Every record belongs to the local organisation until API keys name one.
-    records = Records(database, registry, LOCAL_ORGANIZATION_ID)
+    records = Records(
+        database,
+        registry,
+        LOCAL_ORGANIZATION_ID,
+        statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
+    )
     state = AppState(settings=settings, database=database, registry=registry, records=records)
 
     @asynccontextmanager

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         default=20_000, gt=0, description="Rows accepted by one POST /v1/scores/batch."
     )
     docs_enabled: bool = Field(default=True, description="Serve /docs and /redoc.")
+    statistics_max_age_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long rupture rules reuse an organisation's instrument statistics.",
+    )
 
     @field_validator("database_url")
     @classmethod

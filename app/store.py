@@ -110,7 +110,11 @@ def current_administrations(
             AdministrationRevision.administration_id,
             func.max(AdministrationRevision.revision).label("revision"),
         )
-        .where(AdministrationRevision.organization_id == organization_id)
+        .join(Administration, Administration.id == AdministrationRevision.administration_id)
+        .where(
+            Administration.organization_id == organization_id,
+            Administration.episode_id == episode_id,
+        )
         .group_by(AdministrationRevision.administration_id)
         .subquery()
     )

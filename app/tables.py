@@ -119,7 +119,10 @@ class Administration(Base):
     session: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("episode_id", "instrument_id", "rater", "session"),)
+    __table_args__ = (
+        UniqueConstraint("episode_id", "instrument_id", "rater", "session"),
+        Index("ix_administration_organization_instrument", "organization_id", "instrument_id"),
+    )
 
 
 class AdministrationRevision(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import core, http
+from bench import core, http, records
 
 
 def main() -> None:
@@ -10,6 +10,8 @@ def main() -> None:
     core.run()
     print("HTTP on loopback (uvicorn, 1 worker each; wrk, 1 thread; 8 alternating rounds of 3 s):")
     http.run(seconds=3, rounds=8)
+    print("Records (rupture engine; PostgreSQL on 127.0.0.1:5432):")
+    records.run()
 
 
 if __name__ == "__main__":

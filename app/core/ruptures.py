@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NotRequired, TypedDict
 
 from app.core.results import Flag, ScaleResult
+from app.core.statistics import mean, variance
 from app.instruments.definition import (
     DropFromPreviousRule,
     InstrumentDefinition,
@@ -171,16 +171,20 @@ class _Evaluation:
         self.spreads = spreads
         self.flags: list[RuptureFlag] = []
         self.not_evaluated: list[NotEvaluated] = []
+        self._scored: dict[str, list[tuple[SeriesPoint, float]]] = {}
 
     # -- helpers -------------------------------------------------------------------------
 
     def scores(self, scale_id: str) -> list[tuple[SeriesPoint, float]]:
         """The points of the series where the scale has a score, in order."""
-        scored = []
-        for point in self.points:
-            score = point.scales[scale_id]["score"]
-            if score is not None:
-                scored.append((point, score))
+        scored = self._scored.get(scale_id)
+        if scored is None:
+            scored = []
+            for point in self.points:
+                score = point.scales[scale_id]["score"]
+                if score is not None:
+                    scored.append((point, score))
+            self._scored[scale_id] = scored
         return scored
 
     def skip(self, rule: str, scale_id: str, sessions: list[int], reason: str) -> None:
@@ -298,29 +302,44 @@ class _Evaluation:
             rule.rule, scale_id, short,
             f"fewer than {rule.min_history} earlier administrations in the series",
         )  # fmt: skip
-        for position in range(rule.min_history, len(scored)):
-            point, score = scored[position]
-            history = [value for _, value in scored[:position]]
-            reference = statistics.fmean(history)
-            own_sd = statistics.stdev(history)
-            if between is not None:
-                width = max(own_sd, between[0])
-                source = f"client_history and between_client ({between[1]})"
-            else:
-                width = own_sd
-                source = "client_history (no between-client SD yet)"
-            width = max(width, rule.min_spread)
-            levels = [("strict", rule.thresholds.strict)]
-            if rule.thresholds.lenient is not None:
-                levels.append(("lenient", rule.thresholds.lenient))
-            for severity, k in levels:
-                if reference - score > k * width + EPSILON:
-                    self.flag(
-                        rule.rule, scale_id, point, score, _rounded(reference), k * width,
-                        rule.citation, severity=severity, spread_source=source,
-                        repair_window=rule.repair_window,
-                    )  # fmt: skip
-                    break
+        # The history's mean and SD, kept up to date in one pass (Welford 1962).
+        running_mean, squares = 0.0, 0.0
+        for earlier, (point, score) in enumerate(scored):
+            if earlier >= rule.min_history:
+                own_sd = math.sqrt(squares / (earlier - 1))
+                self._v_drop_at(rule, scale_id, point, score, running_mean, own_sd, between)
+            delta = score - running_mean
+            running_mean += delta / (earlier + 1)
+            squares += delta * (score - running_mean)
+
+    def _v_drop_at(
+        self,
+        rule: VDropRule,
+        scale_id: str,
+        point: SeriesPoint,
+        score: float,
+        reference: float,
+        own_sd: float,
+        between: tuple[float, str] | None,
+    ) -> None:
+        if between is not None:
+            width = max(own_sd, between[0])
+            source = f"client_history and between_client ({between[1]})"
+        else:
+            width = own_sd
+            source = "client_history (no between-client SD yet)"
+        width = max(width, rule.min_spread)
+        levels = [("strict", rule.thresholds.strict)]
+        if rule.thresholds.lenient is not None:
+            levels.append(("lenient", rule.thresholds.lenient))
+        for severity, k in levels:
+            if reference - score > k * width + EPSILON:
+                self.flag(
+                    rule.rule, scale_id, point, score, _rounded(reference), k * width,
+                    rule.citation, severity=severity, spread_source=source,
+                    repair_window=rule.repair_window,
+                )  # fmt: skip
+                return
 
     def sudden_loss(self, rule: SuddenLossRule, scale_id: str) -> None:
         """Tang & DeRubeis (1999), mirrored: a loss between consecutive administrations."""
@@ -362,7 +381,7 @@ class _Evaluation:
                 )  # fmt: skip
                 continue
             pooled = _pooled_sd(pre, post)
-            if statistics.fmean(pre) - statistics.fmean(post) > critical * pooled + EPSILON:
+            if mean(pre) - mean(post) > critical * pooled + EPSILON:
                 self.flag(
                     rule.rule, scale_id, point, score, before, change, rule.citation,
                     spread_source=source, repair_window=rule.repair_window,
@@ -443,8 +462,8 @@ def _critical_value(rule: SuddenLossRule, missing_pre: int, missing_post: int) -
 
 def _pooled_sd(first: list[float], second: list[float]) -> float:
     n1, n2 = len(first), len(second)
-    v1 = statistics.variance(first) if n1 > 1 else 0.0
-    v2 = statistics.variance(second) if n2 > 1 else 0.0
+    v1 = variance(first) if n1 > 1 else 0.0
+    v2 = variance(second) if n2 > 1 else 0.0
     return math.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
 
 

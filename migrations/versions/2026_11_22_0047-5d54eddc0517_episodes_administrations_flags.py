@@ -105,6 +105,13 @@ def upgrade() -> None:
             name=op.f("uq_administration_episode_id_instrument_id_rater_session"),
         ),
     )
+    with op.batch_alter_table("administration", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_administration_organization_instrument",
+            ["organization_id", "instrument_id"],
+            unique=False,
+        )
+
     op.create_table(
         "administration_revision",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -185,6 +192,9 @@ def downgrade() -> None:
 
     op.drop_table("rupture_flag")
     op.drop_table("administration_revision")
+    with op.batch_alter_table("administration", schema=None) as batch_op:
+        batch_op.drop_index("ix_administration_organization_instrument")
+
     op.drop_table("administration")
     op.drop_table("idempotency_key")
     with op.batch_alter_table("episode", schema=None) as batch_op:
