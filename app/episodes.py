@@ -42,6 +42,7 @@ from app.instruments.definition import (
     VDropRule,
 )
 from app.instruments.registry import InstrumentRegistry
+from app.services import definition_row
 from app.tables import (
     Administration,
     AdministrationRevision,
@@ -173,6 +174,7 @@ def record_administration(
                 session=new.session,
                 created_at=now,
             )
+            store.insert_definitions(session, [definition_row(loaded, now)])
             session.add(administration)
             session.flush()  # the session's uniqueness is the database's to enforce
             revision = _revision(
@@ -198,11 +200,17 @@ def record_administration(
             return 201, body
     except IntegrityError:
         # Another request got there first: the same key replays it; else the session is taken.
-        if idempotency_key is not None:
-            with records.database.session() as session:
+        with records.database.session() as session:
+            if idempotency_key is not None:
                 replay = _replay(session, records, idempotency_key, request_hash)
                 if replay is not None:
                     return replay
+            taken = store.find_administration(
+                session, records.organization_id, episode_id, new.instrument, new.rater,
+                new.session,
+            )  # fmt: skip
+        if taken is None:
+            raise  # not a conflict we know: a bug must look like a bug
         raise SessionAlreadyRecordedError(
             f"session {new.session} of {new.instrument} by the {new.rater} is already recorded"
             " in this episode"
@@ -229,6 +237,7 @@ def correct_administration(
         )
         result = loaded.scorer.score(responses)
         now = records.now()
+        store.insert_definitions(session, [definition_row(loaded, now)])
         revision = _revision(
             records, administration, current.revision + 1, "corrected", reason, loaded.version,
             loaded.definition_hash, administered_at or current.administered_at, responses,

@@ -11,7 +11,7 @@ from app.core.results import ScoreResult
 from app.core.scoring import Scorer
 from app.db import Database
 from app.errors import BatchTooLargeError
-from app.instruments.registry import InstrumentRegistry
+from app.instruments.registry import InstrumentRegistry, LoadedInstrument
 
 logger = logging.getLogger("bordin.services")
 
@@ -45,16 +45,7 @@ def register_definitions(database: Database, registry: InstrumentRegistry, now: 
     A definition whose content changed without a new version is logged: its scores are
     still told apart by hash, but the author should have bumped the version.
     """
-    rows = [
-        {
-            "definition_hash": loaded.definition_hash,
-            "instrument_id": loaded.id,
-            "version": loaded.version,
-            "definition": loaded.definition.model_dump(mode="json"),
-            "registered_at": now,
-        }
-        for loaded in registry
-    ]
+    rows = [definition_row(loaded, now) for loaded in registry]
     with database.session() as session:
         store.insert_definitions(session, rows)
         session.commit()
@@ -72,6 +63,17 @@ def register_definitions(database: Database, registry: InstrumentRegistry, now: 
                     loaded.version,
                     len(others),
                 )
+
+
+def definition_row(loaded: LoadedInstrument, now: datetime) -> dict[str, object]:
+    """The stored copy of a loaded definition (inserted once per hash)."""
+    return {
+        "definition_hash": loaded.definition_hash,
+        "instrument_id": loaded.id,
+        "version": loaded.version,
+        "definition": loaded.definition.model_dump(mode="json"),
+        "registered_at": now,
+    }
 
 
 def check_health(database: Database, registry: InstrumentRegistry) -> int:

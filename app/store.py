@@ -22,7 +22,7 @@ from app.tables import (
 )
 
 
-def insert_definitions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_definitions(session: Session, rows: Sequence[dict[str, object]]) -> None:
     """Insert definitions not stored yet; concurrent start-ups insert each hash once."""
     if not rows:
         return
@@ -88,6 +88,24 @@ def get_administration(
         Administration.organization_id == organization_id,
         Administration.episode_id == episode_id,
         Administration.id == administration_id,
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def find_administration(
+    session: Session,
+    organization_id: UUID,
+    episode_id: UUID,
+    instrument_id: str,
+    rater: str,
+    number: int,
+) -> Administration | None:
+    statement = select(Administration).where(
+        Administration.organization_id == organization_id,
+        Administration.episode_id == episode_id,
+        Administration.instrument_id == instrument_id,
+        Administration.rater == rater,
+        Administration.session == number,
     )
     return session.scalars(statement).one_or_none()
 
