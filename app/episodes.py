@@ -31,6 +31,7 @@ from app.errors import (
     EpisodeNotFoundError,
     IdempotencyKeyReusedError,
     InvalidCursorError,
+    RaterMismatchError,
     SessionAlreadyRecordedError,
     UnknownInstrumentError,
 )
@@ -38,6 +39,7 @@ from app.instruments.definition import (
     InstrumentDefinition,
     RaterDiscrepancyRule,
     ReliableDropRule,
+    Respondent,
     SuddenLossRule,
     VDropRule,
 )
@@ -163,6 +165,7 @@ def record_administration(
                     return replay
             episode = _episode(session, records, episode_id)
             loaded = records.registry.get(new.instrument, new.version)
+            _check_rater(loaded.definition, new.rater)
             result = loaded.scorer.score(new.responses)
             now = records.now()
             administration = Administration(
@@ -535,6 +538,31 @@ def _revision(
         result=_json(dict(result)),
         created_at=now,
     )
+
+
+# Who may fill in an instrument, by its declared respondent.
+RATERS = {
+    Respondent.client: {"client"},
+    Respondent.therapist: {"therapist"},
+    Respondent.clinician: {"therapist", "observer"},
+    Respondent.observer: {"observer"},
+}
+
+
+def _check_rater(definition: InstrumentDefinition, rater: str) -> None:
+    allowed = RATERS[definition.respondent]
+    if rater not in allowed:
+        raise RaterMismatchError(
+            f"{definition.id} is filled in by the {definition.respondent.value};"
+            f" rater {rater!r} cannot record it",
+            [
+                {
+                    "loc": ["rater"],
+                    "code": "rater_mismatch",
+                    "message": f"expected {' or '.join(sorted(allowed))}",
+                }
+            ],
+        )
 
 
 def _loaded_version(

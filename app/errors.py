@@ -122,6 +122,15 @@ class SessionAlreadyRecordedError(DomainError):
     title = "Session already recorded"
 
 
+class RaterMismatchError(DomainError):
+    """The rater kind cannot fill in this instrument: a client form is rated by the client,
+    a therapist form by the therapist, a clinician's scale by the therapist or an observer."""
+
+    status = 422
+    code = "rater_mismatch"
+    title = "Rater does not match the instrument"
+
+
 class AlreadyWithdrawnError(DomainError):
     """The administration is already withdrawn; a correction can reinstate it."""
 

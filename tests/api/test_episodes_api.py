@@ -128,8 +128,21 @@ def test_a_session_recorded_twice_is_a_409_problem(client: TestClient, episode: 
     again = _record(client, episode, 1, _srs(2))
     assert again.status_code == 409
     assert again.json()["code"] == "session_already_recorded"
-    other_rater = _record(client, episode, 1, SRS_38, body={"rater": "observer"})
-    assert other_rater.status_code == 201
+    therapist_form = {"instrument": "post-session-rupture-therapist", "rater": "therapist"}
+    same_session = _record(client, episode, 1, {"1": 0}, body=therapist_form)
+    assert same_session.status_code == 201
+
+
+def test_a_rater_who_cannot_fill_in_the_instrument_is_refused(
+    client: TestClient, episode: str
+) -> None:
+    response = _record(client, episode, 1, SRS_38, body={"rater": "therapist"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "rater_mismatch"
+    assert response.json()["errors"][0]["loc"] == ["rater"]
+    markers = {"instrument": "rupture-markers", "rater": "observer"}
+    answers = {str(item): 0 for item in range(1, 11)}
+    assert _record(client, episode, 1, answers, body=markers).status_code == 201
 
 
 def test_invalid_answers_are_refused_and_nothing_is_stored(
