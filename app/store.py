@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, delete, func, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -123,37 +123,13 @@ def current_administrations(
     session: Session, organization_id: UUID, episode_id: UUID
 ) -> list[tuple[Administration, AdministrationRevision]]:
     """Each administration of the episode with its latest revision, in session order."""
-    latest = (
-        select(
-            AdministrationRevision.administration_id,
-            func.max(AdministrationRevision.revision).label("revision"),
-        )
-        .join(Administration, Administration.id == AdministrationRevision.administration_id)
-        .where(
-            Administration.organization_id == organization_id,
-            Administration.episode_id == episode_id,
-        )
-        .group_by(AdministrationRevision.administration_id)
-        .subquery()
-    )
-    statement = (
-        select(Administration, AdministrationRevision)
-        .join(AdministrationRevision, AdministrationRevision.administration_id == Administration.id)
-        .join(
-            latest,
-            (latest.c.administration_id == AdministrationRevision.administration_id)
-            & (latest.c.revision == AdministrationRevision.revision),
-        )
-        .where(
-            Administration.organization_id == organization_id,
-            Administration.episode_id == episode_id,
-        )
-        .order_by(
-            Administration.session,
-            AdministrationRevision.administered_at,
-            Administration.instrument_id,
-            Administration.rater,
-        )
+    statement = _with_latest_revision(
+        organization_id, Administration.episode_id == episode_id
+    ).order_by(
+        Administration.session,
+        AdministrationRevision.administered_at,
+        Administration.instrument_id,
+        Administration.rater,
     )
     return [(row[0], row[1]) for row in session.execute(statement)]
 
@@ -163,30 +139,38 @@ def current_results(
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(responses, result) of every administration of an instrument in the organisation that
     is not withdrawn, for the organisation's own statistics."""
+    statement = (
+        _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
+        .where(AdministrationRevision.status != "withdrawn")
+        .with_only_columns(AdministrationRevision.responses, AdministrationRevision.result)
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def _with_latest_revision(
+    organization_id: UUID, condition: ColumnElement[bool]
+) -> Select[Administration, AdministrationRevision]:
+    """The organisation's administrations meeting `condition`, each with its latest revision."""
     latest = (
         select(
             AdministrationRevision.administration_id,
             func.max(AdministrationRevision.revision).label("revision"),
         )
-        .where(AdministrationRevision.organization_id == organization_id)
+        .join(Administration, Administration.id == AdministrationRevision.administration_id)
+        .where(Administration.organization_id == organization_id, condition)
         .group_by(AdministrationRevision.administration_id)
         .subquery()
     )
-    statement = (
-        select(AdministrationRevision.responses, AdministrationRevision.result)
-        .join(Administration, Administration.id == AdministrationRevision.administration_id)
+    return (
+        select(Administration, AdministrationRevision)
+        .join(AdministrationRevision, AdministrationRevision.administration_id == Administration.id)
         .join(
             latest,
             (latest.c.administration_id == AdministrationRevision.administration_id)
             & (latest.c.revision == AdministrationRevision.revision),
         )
-        .where(
-            Administration.organization_id == organization_id,
-            Administration.instrument_id == instrument_id,
-            AdministrationRevision.status != "withdrawn",
-        )
+        .where(Administration.organization_id == organization_id, condition)
     )
-    return [(row[0], row[1]) for row in session.execute(statement)]
 
 
 def replace_flags(

@@ -18,14 +18,7 @@ NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
 def _row(registry: InstrumentRegistry, instrument_id: str) -> dict[str, object]:
-    loaded = registry.get(instrument_id)
-    return {
-        "definition_hash": loaded.definition_hash,
-        "instrument_id": loaded.id,
-        "version": loaded.version,
-        "definition": loaded.definition.model_dump(mode="json"),
-        "registered_at": NOW,
-    }
+    return services.definition_row(registry.get(instrument_id), NOW)
 
 
 def test_a_definition_is_stored_once_however_often_it_is_inserted(
