@@ -31,6 +31,7 @@ from app.errors import (
     EpisodeNotFoundError,
     IdempotencyKeyReusedError,
     InvalidCursorError,
+    InvalidResponsesError,
     RaterMismatchError,
     SessionAlreadyRecordedError,
     UnknownInstrumentError,
@@ -177,7 +178,7 @@ def record_administration(
                 session=new.session,
                 created_at=now,
             )
-            store.insert_definitions(session, [definition_row(loaded, now)])
+            store.ensure_definition(session, definition_row(loaded, now))
             session.add(administration)
             session.flush()  # the session's uniqueness is the database's to enforce
             revision = _revision(
@@ -240,7 +241,7 @@ def correct_administration(
         )
         result = loaded.scorer.score(responses)
         now = records.now()
-        store.insert_definitions(session, [definition_row(loaded, now)])
+        store.ensure_definition(session, definition_row(loaded, now))
         revision = _revision(
             records, administration, current.revision + 1, "corrected", reason, loaded.version,
             loaded.definition_hash, administered_at or current.administered_at, responses,
@@ -481,11 +482,15 @@ def _organisation_summaries(
 ) -> dict[str, Any]:
     rows = store.current_results(session, records.organization_id, definition.id)
     scorer = records.registry.get(definition.id).scorer
-    scores = [
-        {scale_id: scale["score"] for scale_id, scale in result["scales"].items()}
-        for _, result in rows
-    ]
-    item_values = [scorer.keyed_values(responses) for responses, _ in rows]
+    scores: list[dict[str, float | None]] = []
+    item_values: list[list[float | None]] = []
+    for responses, result in rows:
+        try:
+            keyed = scorer.keyed_values(responses)
+        except InvalidResponsesError:
+            continue  # answers to another version's items: not comparable item by item
+        scores.append({scale_id: scale["score"] for scale_id, scale in result["scales"].items()})
+        item_values.append(keyed)
     return dict(scale_summaries(definition, scores, item_values))
 
 

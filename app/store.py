@@ -36,6 +36,12 @@ def insert_definitions(session: Session, rows: Sequence[dict[str, object]]) -> N
     session.execute(statement)
 
 
+def ensure_definition(session: Session, row: dict[str, object]) -> None:
+    """Store a definition unless its hash is stored already (a primary-key look-up first)."""
+    if session.get(InstrumentDefinitionRecord, row["definition_hash"]) is None:
+        insert_definitions(session, [row])
+
+
 def stored_hashes(session: Session, instrument_id: str, version: str) -> list[str]:
     statement = (
         select(InstrumentDefinitionRecord.definition_hash)
