@@ -164,7 +164,7 @@ def record_administration(
                 replay = _replay(session, records, idempotency_key, request_hash)
                 if replay is not None:
                     return replay
-            episode = _episode(session, records, episode_id)
+            episode = _episode(session, records, episode_id, for_update=True)
             loaded = records.registry.get(new.instrument, new.version)
             _check_rater(loaded.definition, new.rater)
             result = loaded.scorer.score(new.responses)
@@ -497,8 +497,10 @@ def _organisation_summaries(
 # -- Helpers ---------------------------------------------------------------------------------
 
 
-def _episode(session: Session, records: Records, episode_id: uuid.UUID) -> Episode:
-    episode = store.get_episode(session, records.organization_id, episode_id)
+def _episode(
+    session: Session, records: Records, episode_id: uuid.UUID, *, for_update: bool = False
+) -> Episode:
+    episode = store.get_episode(session, records.organization_id, episode_id, for_update=for_update)
     if episode is None:
         raise EpisodeNotFoundError(f"no episode {episode_id}")
     return episode
@@ -507,7 +509,7 @@ def _episode(session: Session, records: Records, episode_id: uuid.UUID) -> Episo
 def _administration(
     session: Session, records: Records, episode_id: uuid.UUID, administration_id: uuid.UUID
 ) -> tuple[Administration, list[AdministrationRevision]]:
-    _episode(session, records, episode_id)
+    _episode(session, records, episode_id, for_update=True)
     administration = store.get_administration(
         session, records.organization_id, episode_id, administration_id
     )

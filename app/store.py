@@ -54,10 +54,17 @@ def stored_hashes(session: Session, instrument_id: str, version: str) -> list[st
     return list(session.scalars(statement))
 
 
-def get_episode(session: Session, organization_id: UUID, episode_id: UUID) -> Episode | None:
+def get_episode(
+    session: Session, organization_id: UUID, episode_id: UUID, *, for_update: bool = False
+) -> Episode | None:
+    """The episode; `for_update` locks its row until the transaction ends (PostgreSQL), so
+    that two writes to one episode evaluate its series one after the other. (SQLite
+    transactions already take the database's write lock when they begin.)"""
     statement = select(Episode).where(
         Episode.organization_id == organization_id, Episode.id == episode_id
     )
+    if for_update:
+        statement = statement.with_for_update()
     return session.scalars(statement).one_or_none()
 
 

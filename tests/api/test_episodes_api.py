@@ -11,7 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from app.tables import Administration, AdministrationRevision, IdempotencyRecord
+from app.tables import (
+    Administration,
+    AdministrationRevision,
+    IdempotencyRecord,
+    RuptureFlagRecord,
+)
 
 SRS_38 = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
 
@@ -317,17 +322,31 @@ def test_twenty_clients_posting_one_administration_with_one_key_store_one_row(
     assert (rows, keys) == (1, 1)
 
 
-def test_distinct_administrations_posted_concurrently_are_all_stored(
-    client: TestClient, episode: str
+def test_distinct_administrations_posted_concurrently_are_all_stored_and_evaluated(
+    client: TestClient, episode: str, engine: Engine
 ) -> None:
     def post(session: int) -> Any:
-        return _record(client, episode, session, _srs(session / 10))
+        # alternately 38.0 and 36.5: every even session drops 1.5 from the one before
+        return _record(client, episode, session, _srs(1.5 if session % 2 == 0 else 0))
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(pool.map(post, range(1, 11)))
     assert [response.status_code for response in responses] == [201] * 10
     items = client.get(f"/v1/episodes/{episode}/administrations", params={"limit": 200}).json()
     assert [item["session"] for item in items["items"]] == list(range(1, 11))
+    current = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
+    drops = [(f["rule"], f["session"]) for f in current if f["rule"] == "drop_from_previous"]
+    assert drops == [("drop_from_previous", session) for session in (2, 4, 6, 8, 10)]
+    # the flags stored by the last write are the episode's current evaluation
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(
+                RuptureFlagRecord.rule, RuptureFlagRecord.scale, RuptureFlagRecord.session
+            ).where(RuptureFlagRecord.episode_id == uuid.UUID(episode))
+        ).all()
+    assert sorted(map(tuple, stored)) == sorted(
+        (f["rule"], f["scale"], f["session"]) for f in current
+    )
 
 
 def test_the_trajectory_chart_is_valid_svg_with_every_point_and_flag(
