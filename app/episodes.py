@@ -13,7 +13,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -75,9 +75,14 @@ class Records:
     organization_id: uuid.UUID
     now: Callable[[], datetime] = field(default=_utc_now)
     statistics_max_age: timedelta = timedelta(seconds=60)
-    statistics_cache: dict[str, tuple[datetime, dict[str, ScaleStatistics]]] = field(
-        default_factory=dict, repr=False, compare=False
+    statistics_cache: dict[tuple[uuid.UUID, str], tuple[datetime, dict[str, ScaleStatistics]]] = (
+        field(default_factory=dict, repr=False, compare=False)
     )
+
+    def for_organization(self, organization_id: uuid.UUID) -> Records:
+        """The same records, seen by another organisation (the statistics cache is shared,
+        keyed by organisation)."""
+        return replace(self, organization_id=organization_id)
 
 
 # -- Episodes --------------------------------------------------------------------------------
@@ -461,7 +466,8 @@ def _organisation_statistics(
     if not needed:
         return {}
     now = records.now()
-    cached = records.statistics_cache.get(definition.id)
+    cache_key = (records.organization_id, definition.id)
+    cached = records.statistics_cache.get(cache_key)
     if cached is not None and now - cached[0] < records.statistics_max_age:
         return cached[1]
     fresh = {
@@ -473,7 +479,7 @@ def _organisation_statistics(
         )
         for scale_id, summary in _organisation_summaries(session, records, definition).items()
     }
-    records.statistics_cache[definition.id] = (now, fresh)
+    records.statistics_cache[cache_key] = (now, fresh)
     return fresh
 
 

@@ -21,6 +21,7 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.headers: dict[str, str] = {}
 
 
 class UnknownInstrumentError(DomainError):
@@ -154,6 +155,38 @@ class InvalidCursorError(DomainError):
     status = 422
     code = "invalid_cursor"
     title = "Invalid cursor"
+
+
+class UnauthenticatedError(DomainError):
+    """The request carries no valid API key: send `Authorization: Bearer <key>` with a key
+    that is neither revoked nor expired."""
+
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+    def __init__(self, detail: str, *, invalid: bool = True) -> None:
+        super().__init__(detail)
+        challenge = 'Bearer realm="bordin"'
+        if invalid:
+            challenge += ', error="invalid_token"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class ForbiddenError(DomainError):
+    """The API key is valid but lacks the scope this operation needs."""
+
+    status = 403
+    code = "insufficient_scope"
+    title = "Insufficient scope"
+
+
+class ApiKeyNotFoundError(DomainError):
+    """No API key with this id belongs to the caller's organisation."""
+
+    status = 404
+    code = "api_key_not_found"
+    title = "API key not found"
 
 
 def problem_types() -> dict[str, type[DomainError]]:

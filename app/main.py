@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from app import services
 from app.api.body import add_body_schemas
 from app.api.episode_routes import router as episode_router
+from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit
 from app.api.problems import install_problem_handlers
 from app.api.routes import BODY_MODELS, router
@@ -20,6 +21,7 @@ from app.api.state import AppState
 from app.db import Database
 from app.episodes import Records
 from app.instruments.registry import load_registry
+from app.keys import AuthenticationCache
 from app.settings import Settings
 from app.tables import LOCAL_ORGANIZATION_ID
 
@@ -44,7 +46,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         LOCAL_ORGANIZATION_ID,
         statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
     )
-    state = AppState(settings=settings, database=database, registry=registry, records=records)
+    state = AppState(
+        settings=settings,
+        database=database,
+        registry=registry,
+        records=records,
+        auth_cache=AuthenticationCache(settings.auth_cache_seconds),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +77,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         # The routes go straight into the app's router: `include_router` would add a second
         # layer of route matching to every request (measured with bench/).
-        routes=[*router.routes, *episode_router.routes],
+        routes=[*router.routes, *episode_router.routes, *key_router.routes],
     )
     app.state.bordin = state
     install_problem_handlers(app)

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         default=20_000, gt=0, description="Rows accepted by one POST /v1/scores/batch."
     )
     docs_enabled: bool = Field(default=True, description="Serve /docs and /redoc.")
+    auth_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="How long stateless scoring reuses an API key's authentication.",
+    )
     statistics_max_age_seconds: float = Field(
         default=60,
         ge=0,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.tables import (
     Administration,
     AdministrationRevision,
+    ApiKey,
     Episode,
     IdempotencyRecord,
     InstrumentDefinitionRecord,
@@ -209,5 +210,30 @@ def episode_flags(
             RuptureFlagRecord.episode_id == episode_id,
         )
         .order_by(RuptureFlagRecord.session, RuptureFlagRecord.instrument_id)
+    )
+    return list(session.scalars(statement))
+
+
+def count_keys(session: Session, organization_id: UUID) -> int:
+    statement = (
+        select(func.count()).select_from(ApiKey).where(ApiKey.organization_id == organization_id)
+    )
+    return session.scalar(statement) or 0
+
+
+def key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+
+
+def get_key(session: Session, organization_id: UUID, key_id: UUID) -> ApiKey | None:
+    statement = select(ApiKey).where(ApiKey.organization_id == organization_id, ApiKey.id == key_id)
+    return session.scalars(statement).one_or_none()
+
+
+def list_keys(session: Session, organization_id: UUID) -> list[ApiKey]:
+    statement = (
+        select(ApiKey)
+        .where(ApiKey.organization_id == organization_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
     )
     return list(session.scalars(statement))

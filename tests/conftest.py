@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -22,10 +23,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.db import make_engine
+from app import keys
+from app.db import Database, make_engine
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
+from app.tables import LOCAL_ORGANIZATION_ID
 
 hypothesis_settings.register_profile("bordin", deadline=None, derandomize=True)
 hypothesis_settings.load_profile("bordin")
@@ -101,7 +104,17 @@ def app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+@pytest.fixture(scope="session")
+def api_key(engine: Engine) -> str:
+    """A key of the local organisation with every scope."""
+    created = keys.create_key(
+        Database(engine), LOCAL_ORGANIZATION_ID, "tests", keys.SCOPES, None, datetime.now(UTC)
+    )
+    return str(created["key"])
+
+
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
+def client(app: FastAPI, api_key: str) -> Iterator[TestClient]:
+    """A client of the local organisation holding every scope."""
+    with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as client:
         yield client

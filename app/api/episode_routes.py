@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from app import episodes
+from app.api.auth import caller
 from app.api.charts import trajectory_svg
 from app.api.language import accept_language
 from app.api.problems import problem_responses
 from app.api.routes import json_response
 from app.api.schemas import (
+    AdministrationAcknowledgement,
     AdministrationCorrection,
     AdministrationCreate,
     AdministrationList,
@@ -30,10 +32,16 @@ from app.api.schemas import (
     Trajectory,
 )
 from app.api.state import AppState, app_state
+from app.keys import Principal
 
 router = APIRouter(tags=["episodes"])
+# What a `submit` key sees of an administration it recorded.
+ACKNOWLEDGED = ("id", "episode_id", "instrument", "rater", "session", "status")
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
+Reader = Annotated[Principal, Depends(caller("records:read"))]
+Writer = Annotated[Principal, Depends(caller("records:write"))]
+Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 IdempotencyKey = Annotated[
@@ -50,11 +58,11 @@ IdempotencyKey = Annotated[
     operation_id="createEpisode",
     status_code=201,
     response_model=EpisodeView,
-    responses=problem_responses(400, 413, 422),
+    responses=problem_responses(400, 401, 403, 413, 422),
 )
-def create_episode(body: EpisodeCreate, state: State) -> Response:
+def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Response:
     """Open an episode of care. Patient and clinician are the caller's opaque references."""
-    episode = episodes.create_episode(state.records, **body.model_dump())
+    episode = episodes.create_episode(_records(state, principal), **body.model_dump())
     return json_response(episode, status_code=201)
 
 
@@ -62,17 +70,18 @@ def create_episode(body: EpisodeCreate, state: State) -> Response:
     "/v1/episodes",
     operation_id="listEpisodes",
     response_model=EpisodeList,
-    responses=problem_responses(422),
+    responses=problem_responses(401, 403, 422),
 )
 def list_episodes(
     state: State,
+    principal: Reader,
     patient_ref: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
     """Episodes, oldest first; `patient_ref` narrows them to one patient."""
     page = episodes.list_episodes(
-        state.records, patient_ref=patient_ref, limit=limit, cursor=cursor
+        _records(state, principal), patient_ref=patient_ref, limit=limit, cursor=cursor
     )
     return json_response(page)
 
@@ -81,33 +90,37 @@ def list_episodes(
     "/v1/episodes/{episode_id}",
     operation_id="getEpisode",
     response_model=EpisodeView,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
-def get_episode(episode_id: UUID, state: State) -> Response:
-    return json_response(episodes.get_episode(state.records, episode_id))
+def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
+    return json_response(episodes.get_episode(_records(state, principal), episode_id))
 
 
 @router.post(
     "/v1/episodes/{episode_id}/administrations",
     operation_id="recordAdministration",
     status_code=201,
-    response_model=AdministrationRecorded,
-    responses=problem_responses(400, 404, 409, 413, 422),
+    response_model=AdministrationRecorded | AdministrationAcknowledgement,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def record_administration(
     episode_id: UUID,
     body: AdministrationCreate,
     state: State,
+    principal: Submitter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Score and store an administration; the response carries the rupture flags it raised.
-    A session already recorded for this instrument and rater is a 409."""
+    A session already recorded for this instrument and rater is a 409. A key with only the
+    `submit` scope gets an acknowledgement and nothing of the content back."""
     new = episodes.NewAdministration(
         **body.model_dump(exclude={"responses"}), responses=body.responses
     )
     status, recorded = episodes.record_administration(
-        state.records, episode_id, new, idempotency_key
+        _records(state, principal), episode_id, new, idempotency_key
     )
+    if "records:write" not in principal.scopes:
+        recorded = {key: recorded[key] for key in ACKNOWLEDGED}
     return json_response(recorded, status_code=status)
 
 
@@ -115,13 +128,14 @@ def record_administration(
     "/v1/episodes/{episode_id}/administrations",
     operation_id="listAdministrations",
     response_model=AdministrationList,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 def list_administrations(
-    episode_id: UUID, state: State, limit: Limit = 50, cursor: Cursor = None
+    episode_id: UUID, state: State, principal: Reader, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     """The episode's administrations in their current state, by session, with their history."""
-    page = episodes.list_administrations(state.records, episode_id, limit=limit, cursor=cursor)
+    records = _records(state, principal)
+    page = episodes.list_administrations(records, episode_id, limit=limit, cursor=cursor)
     return json_response(page)
 
 
@@ -129,17 +143,24 @@ def list_administrations(
     "/v1/episodes/{episode_id}/administrations/{administration_id}/corrections",
     operation_id="correctAdministration",
     response_model=AdministrationRecorded,
-    responses=problem_responses(400, 404, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 422),
 )
 def correct_administration(
-    episode_id: UUID, administration_id: UUID, body: AdministrationCorrection, state: State
+    episode_id: UUID,
+    administration_id: UUID,
+    body: AdministrationCorrection,
+    state: State,
+    principal: Writer,
 ) -> Response:
     """Record corrected answers; the original stays in the history and the series is
     evaluated again."""
     corrected = episodes.correct_administration(
-        state.records, episode_id, administration_id, **body.model_dump(exclude={"responses"}),
+        _records(state, principal),
+        episode_id,
+        administration_id,
+        **body.model_dump(exclude={"responses"}),
         responses=body.responses,
-    )  # fmt: skip
+    )
     return json_response(corrected)
 
 
@@ -147,14 +168,18 @@ def correct_administration(
     "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal",
     operation_id="withdrawAdministration",
     response_model=AdministrationView,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def withdraw_administration(
-    episode_id: UUID, administration_id: UUID, body: AdministrationWithdrawal, state: State
+    episode_id: UUID,
+    administration_id: UUID,
+    body: AdministrationWithdrawal,
+    state: State,
+    principal: Writer,
 ) -> Response:
     """Withdraw an administration (it stays in the history); the series is evaluated again."""
     withdrawn = episodes.withdraw_administration(
-        state.records, episode_id, administration_id, reason=body.reason
+        _records(state, principal), episode_id, administration_id, reason=body.reason
     )
     return json_response(withdrawn)
 
@@ -163,17 +188,19 @@ def withdraw_administration(
     "/v1/episodes/{episode_id}/trajectory",
     operation_id="getTrajectory",
     response_model=Trajectory,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 def get_trajectory(
     episode_id: UUID,
     state: State,
+    principal: Reader,
     instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
     rater: Annotated[Rater, Query()] = "client",
 ) -> Response:
     """One series: scale scores by session, its flags with repair state, and the rules it
     could not evaluate yet."""
-    series = episodes.trajectory(state.records, episode_id, instrument=instrument, rater=rater)
+    records = _records(state, principal)
+    series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
     return json_response(series)
 
 
@@ -186,19 +213,21 @@ def get_trajectory(
             "description": "The trajectory as an SVG chart (scales in POMP, flags, repairs).",
             "content": {"image/svg+xml": {"schema": {"type": "string"}}},
         },
-        **problem_responses(404, 422),
+        **problem_responses(401, 403, 404, 422),
     },
 )
 def get_trajectory_chart(
     episode_id: UUID,
     state: State,
+    principal: Reader,
     lang: Lang,
     instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
     rater: Annotated[Rater, Query()] = "client",
 ) -> Response:
     """The trajectory as a chart clinicians can look at: each scale's POMP by session, the
     cut-off's alert band, rupture flags marked and joined to the session that repaired them."""
-    series = episodes.trajectory(state.records, episode_id, instrument=instrument, rater=rater)
+    records = _records(state, principal)
+    series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
     chart = trajectory_svg(series, state.registry.get(instrument).definition, lang)
     return Response(chart, media_type="image/svg+xml", headers={"Content-Language": lang})
 
@@ -207,11 +236,11 @@ def get_trajectory_chart(
     "/v1/episodes/{episode_id}/ruptures",
     operation_id="listEpisodeRuptures",
     response_model=EpisodeRuptures,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
-def list_episode_ruptures(episode_id: UUID, state: State) -> Response:
+def list_episode_ruptures(episode_id: UUID, state: State, principal: Reader) -> Response:
     """Every rupture flag of the episode, in its current state."""
-    return json_response(episodes.episode_ruptures(state.records, episode_id))
+    return json_response(episodes.episode_ruptures(_records(state, principal), episode_id))
 
 
 @router.get(
@@ -219,9 +248,15 @@ def list_episode_ruptures(episode_id: UUID, state: State) -> Response:
     operation_id="getInstrumentStatistics",
     tags=["instruments"],
     response_model=InstrumentStatistics,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
-def get_instrument_statistics(instrument_id: str, state: State) -> Response:
+def get_instrument_statistics(instrument_id: str, state: State, principal: Reader) -> Response:
     """The organisation's own count, mean, SD and Cronbach's alpha per scale: what the
     rupture rules use where the definition declares no norm."""
-    return json_response(episodes.instrument_statistics(state.records, instrument_id))
+    records = _records(state, principal)
+    return json_response(episodes.instrument_statistics(records, instrument_id))
+
+
+def _records(state: AppState, principal: Principal) -> episodes.Records:
+    """The records the caller's organisation owns."""
+    return state.records.for_organization(principal.organization_id)

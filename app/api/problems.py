@@ -89,7 +89,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_domain_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, DomainError)
-        return problem_response(domain_problem(error, request.url.path))
+        return problem_response(domain_problem(error, request.url.path), headers=error.headers)
 
     async def on_validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import services
+from app.api.auth import cached_caller
 from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import json_request_body, parse_json
 from app.api.catalogue import instrument_detail, instrument_summary
@@ -30,10 +31,12 @@ from app.api.schemas import (
 )
 from app.api.state import AppState, app_state, state_of
 from app.errors import UnhealthyError, UnknownProblemTypeError, problem_types
+from app.keys import Principal
 
 router = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
+Scorer = Annotated[Principal, Depends(cached_caller("scores"))]
 
 
 def json_response(
@@ -125,10 +128,10 @@ async def get_instrument(
     operation_id="scoreResponses",
     tags=["scoring"],
     response_model=ScoreResult,
-    responses=problem_responses(400, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
     openapi_extra=json_request_body(ScoreRequest),
 )
-async def score_responses(request: Request) -> Response:
+async def score_responses(request: Request, _caller: Scorer) -> Response:
     """Score one administration. Nothing is stored."""
     payload = parse_json(ScoreRequest, await request.body(), request.headers.get("content-type"))
     result = services.score_responses(
@@ -142,10 +145,10 @@ async def score_responses(request: Request) -> Response:
     operation_id="scoreBatch",
     tags=["scoring"],
     response_model=BatchScoreResponse,
-    responses=problem_responses(400, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
     openapi_extra=json_request_body(BatchScoreRequest),
 )
-async def score_batch(request: Request) -> Response:
+async def score_batch(request: Request, _caller: Scorer) -> Response:
     """Score many administrations of one instrument. A bad row gets its own problem."""
     body = await request.body()
     with paused_gc():

@@ -727,3 +727,69 @@ class InstrumentStatistics(WireModel):
 
     instrument: str
     scales: dict[str, ScaleStatisticsView]
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+Scope = Literal["scores", "records:read", "records:write", "submit", "admin"]
+KEY_EXAMPLE: dict[str, JsonValue] = {
+    "id": EXAMPLE_ID, "name": "kiosk, waiting room 2", "prefix": "3f9c0a7b12de",
+    "scopes": ["submit"], "created_at": "2026-11-22T09:00:00Z", "expires_at": None,
+    "last_used_at": None, "revoked_at": None,
+}  # fmt: skip
+
+
+class ApiKeyCreate(WireModel):
+    model_config = example({"name": "kiosk, waiting room 2", "scopes": ["submit"]})
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1)]
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKeyView(WireModel):
+    """An API key as listed: never its secret."""
+
+    model_config = example(KEY_EXAMPLE)
+
+    id: UUID
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: AwareDatetime
+    expires_at: AwareDatetime | None
+    last_used_at: AwareDatetime | None
+    revoked_at: AwareDatetime | None
+
+
+class ApiKeyCreated(ApiKeyView):
+    """A new key: `key` is shown this once and never again."""
+
+    model_config = example({**KEY_EXAMPLE, "key": "bordin_3f9c0a7b12de_…"})
+
+    key: str
+
+
+class ApiKeyList(WireModel):
+    model_config = example({"items": [KEY_EXAMPLE], "next_cursor": None})
+
+    items: list[ApiKeyView]
+    next_cursor: str | None = Field(default=None, description="Always null: one page.")
+
+
+class AdministrationAcknowledgement(WireModel):
+    """What a `submit` key gets back: the record was stored, and nothing of its content."""
+
+    model_config = example(
+        {
+            "id": EXAMPLE_ID, "episode_id": EXAMPLE_ID, "instrument": "wai-sr",
+            "rater": "client", "session": 5, "status": "recorded",
+        }
+    )  # fmt: skip
+
+    id: UUID
+    episode_id: UUID
+    instrument: str
+    rater: Rater
+    session: int
+    status: Literal["recorded", "corrected", "withdrawn"]

@@ -10,6 +10,7 @@ from fastapi import Request
 from app.db import Database
 from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
+from app.keys import AuthenticationCache
 from app.settings import Settings
 
 
@@ -19,6 +20,7 @@ class AppState:
     database: Database
     registry: InstrumentRegistry
     records: Records
+    auth_cache: AuthenticationCache
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 

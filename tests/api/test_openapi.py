@@ -34,6 +34,9 @@ OPERATIONS = {
     ("get", "/v1/episodes/{episode_id}/trajectory"): "getTrajectory",
     ("get", "/v1/episodes/{episode_id}/trajectory.svg"): "getTrajectoryChart",
     ("get", "/v1/episodes/{episode_id}/ruptures"): "listEpisodeRuptures",
+    ("get", "/v1/api-keys"): "listApiKeys",
+    ("post", "/v1/api-keys"): "createApiKey",
+    ("delete", "/v1/api-keys/{key_id}"): "revokeApiKey",
 }
 
 

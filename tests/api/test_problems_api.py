@@ -62,9 +62,9 @@ def test_responses_that_are_not_an_object_are_a_422_problem(client: TestClient) 
 
 
 @pytest.fixture
-def small_body_app(settings: Settings) -> Iterator[TestClient]:
+def small_body_app(settings: Settings, api_key: str) -> Iterator[TestClient]:
     app = create_app(settings.model_copy(update={"max_body_bytes": 200}))
-    with TestClient(app) as client:
+    with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as client:
         yield client
 
 

@@ -42,12 +42,13 @@ def test_statistics_are_reused_until_their_max_age_then_computed_again(
         )["id"]
     )  # fmt: skip
     _record(records, episode, 1, 3)
-    computed_at, first = records.statistics_cache["wai-sr"]
+    computed_at, first = records.statistics_cache[(LOCAL_ORGANIZATION_ID, "wai-sr")]
     clock.moment += timedelta(seconds=30)
     _record(records, episode, 2, 4)
-    assert records.statistics_cache["wai-sr"] == (computed_at, first)  # reused
+    key = (LOCAL_ORGANIZATION_ID, "wai-sr")
+    assert records.statistics_cache[key] == (computed_at, first)  # reused
     clock.moment += timedelta(seconds=31)
     _record(records, episode, 3, 5)
-    refreshed_at, refreshed = records.statistics_cache["wai-sr"]
+    refreshed_at, refreshed = records.statistics_cache[(LOCAL_ORGANIZATION_ID, "wai-sr")]
     assert refreshed_at == clock.moment
     assert refreshed["total"].count == (first["total"].count or 0) + 2

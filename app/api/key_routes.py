@@ -1,0 +1,62 @@
+"""The /v1 routes of API keys: list, create (the secret shown once) and revoke (admin scope)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from app import keys
+from app.api.auth import caller
+from app.api.problems import problem_responses
+from app.api.routes import json_response
+from app.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView
+from app.api.state import AppState, app_state
+from app.keys import Principal
+
+router = APIRouter(tags=["api keys"])
+State = Annotated[AppState, Depends(app_state)]
+Admin = Annotated[Principal, Depends(caller("admin"))]
+
+
+@router.get(
+    "/v1/api-keys",
+    operation_id="listApiKeys",
+    response_model=ApiKeyList,
+    responses=problem_responses(401, 403),
+)
+def list_api_keys(state: State, admin: Admin) -> Response:
+    """The organisation's keys, revoked ones included; never their secrets."""
+    return json_response({"items": keys.list_keys(state.database, admin.organization_id)})
+
+
+@router.post(
+    "/v1/api-keys",
+    operation_id="createApiKey",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=problem_responses(400, 401, 403, 422),
+)
+def create_api_key(body: ApiKeyCreate, state: State, admin: Admin) -> Response:
+    """A new key for the caller's organisation. Its secret is in this response only."""
+    created = keys.create_key(
+        state.database, admin.organization_id, body.name, body.scopes, body.expires_at,
+        datetime.now(UTC),
+    )  # fmt: skip
+    return json_response(created, status_code=201)
+
+
+@router.delete(
+    "/v1/api-keys/{key_id}",
+    operation_id="revokeApiKey",
+    response_model=ApiKeyView,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_api_key(key_id: UUID, state: State, admin: Admin) -> Response:
+    """Revoke a key: refused from the next request on."""
+    revoked = keys.revoke_key(state.database, admin.organization_id, key_id, datetime.now(UTC))
+    state.auth_cache.forget(key_id)
+    return json_response(revoked)

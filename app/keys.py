@@ -1,0 +1,178 @@
+"""API keys and organisations: who a caller is, and what it may do.
+
+A key reads `bordin_<prefix>_<secret>`. It is shown once, at creation; the database keeps
+its public prefix (to find it) and a SHA-256 hash of its secret (keys are 256-bit random
+strings, so a fast hash is safe; OWASP ASVS 2.9). Verification compares hashes in constant
+time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from app import store
+from app.db import Database
+from app.errors import ApiKeyNotFoundError, UnauthenticatedError
+from app.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
+
+SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
+_KEY = re.compile(r"^bordin_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+# last_used_at is written at most this often per key, not on every request.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: its organisation, its key and the key's scopes."""
+
+    organization_id: uuid.UUID
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+
+
+def create_organization(database: Database, name: str, now: datetime) -> tuple[uuid.UUID, str]:
+    """A new organisation and its first admin key (all scopes), shown once."""
+    organization = Organization(id=uuid.uuid4(), name=name, created_at=now)
+    with database.session() as session:
+        session.add(organization)
+        session.commit()
+    key = create_key(database, organization.id, "first admin key", SCOPES, None, now)
+    return organization.id, key["key"]
+
+
+def bootstrap_local_key(database: Database, now: datetime) -> str | None:
+    """An admin key for the local organisation if it has no key yet (first `make run`)."""
+    with database.session() as session:
+        if store.count_keys(session, LOCAL_ORGANIZATION_ID) > 0:
+            return None
+    created = create_key(database, LOCAL_ORGANIZATION_ID, "local admin", SCOPES, None, now)
+    return str(created["key"])
+
+
+def create_key(
+    database: Database,
+    organization_id: uuid.UUID,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new key; the returned `key` is the only time the secret is ever shown."""
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    row = ApiKey(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash(secret),
+        scopes=sorted(set(scopes)),
+        created_at=now,
+        expires_at=expires_at,
+        last_used_at=None,
+        revoked_at=None,
+    )
+    with database.session() as session:
+        session.add(row)
+        session.commit()
+    return {**key_view(row), "key": f"bordin_{prefix}_{secret}"}
+
+
+def list_keys(database: Database, organization_id: uuid.UUID) -> list[dict[str, Any]]:
+    with database.session() as session:
+        return [key_view(row) for row in store.list_keys(session, organization_id)]
+
+
+def revoke_key(
+    database: Database, organization_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """Revoke a key: refused from the next request on."""
+    with database.session() as session:
+        row = store.get_key(session, organization_id, key_id)
+        if row is None:
+            raise ApiKeyNotFoundError(f"no API key {key_id}")
+        if row.revoked_at is None:
+            row.revoked_at = now
+        view = key_view(row)
+        session.commit()
+    return view
+
+
+def authenticate(database: Database, authorization: str | None, now: datetime) -> Principal:
+    """The caller of an `Authorization: Bearer <key>` header, or a 401 problem."""
+    if not authorization:
+        raise UnauthenticatedError("send `Authorization: Bearer <API key>`", invalid=False)
+    scheme, _, token = authorization.partition(" ")
+    match = _KEY.match(token.strip()) if scheme.lower() == "bearer" else None
+    if match is None:
+        raise UnauthenticatedError("the Authorization header does not carry a Bordin API key")
+    prefix, secret = match.groups()
+    with database.session() as session:
+        row = store.key_by_prefix(session, prefix)
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+            raise UnauthenticatedError("unknown API key")
+        if row.revoked_at is not None:
+            raise UnauthenticatedError("this API key was revoked")
+        if row.expires_at is not None and row.expires_at <= now:
+            raise UnauthenticatedError("this API key has expired")
+        principal = Principal(row.organization_id, row.id, frozenset(row.scopes))
+        if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
+            row.last_used_at = now
+            session.commit()
+    return principal
+
+
+class AuthenticationCache:
+    """Recent authentications, for routes that touch no patient data (stateless scoring):
+    a key is looked up again after `seconds`, so revoking it takes effect there within that
+    time (at once in the process that revoked it). Routes with patient data never use it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, authorization: str) -> Principal | None:
+        entry = self._entries.get(authorization)
+        if entry is None or time.monotonic() - entry[0] > self.seconds:
+            return None
+        return entry[1]
+
+    def put(self, authorization: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[authorization] = (time.monotonic(), principal)
+
+    def forget(self, key_id: uuid.UUID) -> None:
+        with self._lock:
+            for header, (_, principal) in list(self._entries.items()):
+                if principal.key_id == key_id:
+                    del self._entries[header]
+
+
+def key_view(row: ApiKey) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "scopes": row.scopes,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "last_used_at": row.last_used_at,
+        "revoked_at": row.revoked_at,
+    }
+
+
+def _hash(secret: str) -> str:
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
