@@ -20,6 +20,7 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
+	$(BIN)/bordin bootstrap
 	$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT) \
 		--no-access-log --no-server-header
 

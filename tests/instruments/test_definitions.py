@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from alembic import command
 
 from app.cli import main as cli
 from app.errors import UnknownInstrumentError
@@ -17,7 +18,7 @@ from app.instruments.registry import (
     definition_hash,
     load_registry,
 )
-from tests.conftest import INSTRUMENTS
+from tests.conftest import INSTRUMENTS, alembic_config
 
 SHIPPED = {
     "wai-sr", "wai-client", "wai-therapist", "wai-s", "haq-ii-alliance", "srs", "cgi-i",
@@ -202,3 +203,24 @@ def test_definition_hash_is_stable_across_loads(registry: InstrumentRegistry) ->
     for loaded in registry:
         assert again.get(loaded.id, loaded.version).definition_hash == loaded.definition_hash
         assert definition_hash(loaded.definition) == loaded.definition_hash
+
+
+def test_bootstrap_prints_a_local_admin_key_the_first_time_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    command.upgrade(alembic_config(url), "head")
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli(["bootstrap"]) == 0
+    assert "export BORDIN_KEY=bordin_" in capsys.readouterr().out
+    assert cli(["bootstrap"]) == 0
+    assert "has API keys already" in capsys.readouterr().out
+
+
+def test_create_organization_prints_its_admin_key(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert cli(["create-organization", "Clinique du Parc"]) == 0
+    out = capsys.readouterr().out
+    assert "admin key (shown once): bordin_" in out
