@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
 from app import services
+from app.api.auth import add_security_scheme
 from app.api.body import add_body_schemas
 from app.api.episode_routes import router as episode_router
 from app.api.key_routes import router as key_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.bordin = state
     install_problem_handlers(app)
     add_body_schemas(app, BODY_MODELS)
+    add_security_scheme(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app
 

@@ -16,8 +16,13 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from app import keys
+from app.db import Database
+from app.settings import Settings
+from app.tables import LOCAL_ORGANIZATION_ID
 from bench.core import random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,13 +69,15 @@ def wrk_rate(
     seconds: int,
     workdir: Path,
     connections: int = 32,
+    key: str | None = None,
 ) -> float:
     """Requests per second that wrk (a C client, one thread) gets through in `seconds`."""
     script = workdir / "post.lua"
+    authorization = f'wrk.headers["Authorization"] = "Bearer {key}"\n' if key else ""
     script.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(json.dumps(body))}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n',
+        'wrk.headers["Content-Type"] = "application/json"\n' + authorization,
         encoding="utf-8",
     )
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url + path]
@@ -81,6 +88,19 @@ def wrk_rate(
     if match is None:
         raise RuntimeError(f"no rate in wrk output:\n{output}")
     return float(match.group(1))
+
+
+def scoring_key(database_url: str) -> str:
+    """A key with the `scores` scope in the bench's database (ours authenticates; the bare
+    endpoint does not, so the comparison charges us for it)."""
+    database = Database.from_url(Settings(database_url=database_url).database_url)
+    try:
+        created = keys.create_key(
+            database, LOCAL_ORGANIZATION_ID, "bench", keys.SCOPES, None, datetime.now(UTC)
+        )
+    finally:
+        database.dispose()
+    return str(created["key"])
 
 
 def batch_body(rows: int) -> dict[str, object]:
@@ -104,6 +124,7 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
             check=True,
             capture_output=True,
         )
+        key = scoring_key(env["DATABASE_URL"])
         ours: list[float] = []
         bare: list[float] = []
         batches: list[float] = []
@@ -112,15 +133,20 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
             serve(["--factory", "app.main:app_factory"], env) as ours_url,
             serve(["bench.bare_app:app"], env) as bare_url,
         ):
-            for url in (ours_url, bare_url):  # warm up both
-                wrk_rate(url, "/v1/scores", WAI_SR_BODY, 1, workdir)
+            wrk_rate(ours_url, "/v1/scores", WAI_SR_BODY, 1, workdir, key=key)  # warm up both
+            wrk_rate(bare_url, "/v1/scores", WAI_SR_BODY, 1, workdir)
             for _ in range(rounds):
                 bare.append(wrk_rate(bare_url, "/v1/scores", WAI_SR_BODY, seconds, workdir))
-                ours.append(wrk_rate(ours_url, "/v1/scores", WAI_SR_BODY, seconds, workdir))
+                ours.append(
+                    wrk_rate(ours_url, "/v1/scores", WAI_SR_BODY, seconds, workdir, key=key)
+                )
                 # One connection: each batch is sent, scored and read back before the next.
                 batches.append(
-                    wrk_rate(ours_url, "/v1/scores/batch", batch, seconds, workdir, connections=1)
-                )
+                    wrk_rate(
+                        ours_url, "/v1/scores/batch", batch, seconds, workdir, connections=1,
+                        key=key,
+                    )
+                )  # fmt: skip
     ratios = [mine / theirs for mine, theirs in zip(ours, bare, strict=True)]
     rows = [rate * BATCH_ROWS for rate in batches]
     figures = {

@@ -21,7 +21,7 @@ from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
 from app.instruments.registry import load_registry
 from app.settings import Settings
 from bench.core import random_answers
-from bench.http import BIN, ROOT, serve
+from bench.http import BIN, ROOT, scoring_key, serve
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 EPISODES = 200
@@ -66,8 +66,9 @@ def recording_under_load(seconds: int, connections: int, workdir: Path) -> dict[
             [str(BIN / "alembic"), "upgrade", "head"],
             cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
         )  # fmt: skip
+        key = scoring_key(url)
         with serve(["--factory", "app.main:app_factory", "--workers", "2"], env) as base:
-            with httpx.Client(base_url=base) as client:
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
                 episodes = [
                     client.post(
                         "/v1/episodes", json={"patient_ref": f"bench-{n}", "clinician_ref": "c"}
@@ -75,7 +76,7 @@ def recording_under_load(seconds: int, connections: int, workdir: Path) -> dict[
                     for n in range(EPISODES)
                 ]
             script = workdir / "record.lua"
-            script.write_text(_record_script(episodes), encoding="utf-8")
+            script.write_text(_record_script(episodes, key), encoding="utf-8")
             command = [
                 "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                 "-s", str(script), f"{base}/v1/episodes",
@@ -111,7 +112,7 @@ def run(seconds: int = 10, connections: int = 16) -> None:
     )
 
 
-def _record_script(episodes: list[str]) -> str:
+def _record_script(episodes: list[str], key: str) -> str:
     """A wrk script that records session 1, 2, ... of each episode in turn, never twice."""
     answers = json.dumps(random_answers(1, 12, 5)[0])
     return (
@@ -124,7 +125,8 @@ def _record_script(episodes: list[str]) -> str:
         '  local body = \'{"instrument": "wai-sr", "rater": "client", "session": \' .. session ..\n'
         f'    \', "administered_at": "2026-03-01T10:00:00+01:00", "responses": {answers}}}\'\n'
         '  return wrk.format("POST", "/v1/episodes/" .. episode .. "/administrations",\n'
-        '    {["Content-Type"] = "application/json"}, body)\n'
+        '    {["Content-Type"] = "application/json",\n'
+        f'     ["Authorization"] = "Bearer {key}"}}, body)\n'
         "end\n"
     )
 

@@ -7,12 +7,11 @@ once). Stateless scoring, which touches no patient data, may reuse an authentica
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Any
 
-from fastapi import Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from app import keys
@@ -20,19 +19,13 @@ from app.api.state import state_of
 from app.errors import ForbiddenError
 from app.keys import Principal
 
-# Declares the scheme in the OpenAPI document; the header itself is read below.
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="apiKey",
-    description="`Authorization: Bearer bordin_…` with an API key of the caller's organisation.",
-)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+SCHEME = "apiKey"
 
 
-def caller(*scopes: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Principal]:
+def caller(*scopes: str) -> Callable[[Request], Principal]:
     """A dependency: the caller, who must hold one of `scopes` (looked up on every request)."""
 
-    def dependency(request: Request, _credentials: Credentials) -> Principal:
+    def dependency(request: Request) -> Principal:
         state = state_of(request)
         header = request.headers.get("authorization")
         principal = keys.authenticate(state.database, header, datetime.now(UTC))
@@ -42,23 +35,44 @@ def caller(*scopes: str) -> Callable[[Request, HTTPAuthorizationCredentials | No
     return dependency
 
 
-def cached_caller(
-    *scopes: str,
-) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
-    """A dependency like `caller`, reusing recent authentications (no patient data only)."""
+async def scoring_caller(request: Request) -> Principal:
+    """The caller of a stateless scoring route, who must hold `scores`. Called in the route
+    itself, not as a dependency: scoring is the hot path, and a recent authentication is
+    reused (`AuthenticationCache`) so that most requests touch neither database nor thread."""
+    state = state_of(request)
+    header = request.headers.get("authorization")
+    principal = state.auth_cache.get(header) if header else None
+    if principal is None:
+        now = datetime.now(UTC)
+        principal = await run_in_threadpool(keys.authenticate, state.database, header, now)
+        state.auth_cache.put(header or "", principal)
+    _check(principal, ("scores",))
+    return principal
 
-    async def dependency(request: Request, _credentials: Credentials) -> Principal:
-        state = state_of(request)
-        header = request.headers.get("authorization")
-        principal = state.auth_cache.get(header) if header else None
-        if principal is None:
-            now = datetime.now(UTC)
-            principal = await run_in_threadpool(keys.authenticate, state.database, header, now)
-            state.auth_cache.put(header or "", principal)
-        _check(principal, scopes)
-        return principal
 
-    return dependency
+def secured(*scopes: str) -> dict[str, Any]:
+    """`openapi_extra` of a route that needs a key with one of `scopes`."""
+    return {"security": [{SCHEME: list(scopes)}]}
+
+
+def add_security_scheme(app: FastAPI) -> None:
+    """Declare the bearer API key in the OpenAPI document, for generated clients."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        components = document.setdefault("components", {})
+        components.setdefault("securitySchemes", {})[SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer bordin_…`: an API key of the caller's"
+            " organisation. Scopes: scores, records:read, records:write, submit, admin.",
+        }
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _check(principal: Principal, scopes: tuple[str, ...]) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from app import episodes
-from app.api.auth import caller
+from app.api.auth import caller, secured
 from app.api.charts import trajectory_svg
 from app.api.language import accept_language
 from app.api.problems import problem_responses
@@ -59,6 +59,7 @@ IdempotencyKey = Annotated[
     status_code=201,
     response_model=EpisodeView,
     responses=problem_responses(400, 401, 403, 413, 422),
+    openapi_extra=secured("records:write"),
 )
 def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Response:
     """Open an episode of care. Patient and clinician are the caller's opaque references."""
@@ -71,6 +72,7 @@ def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Resp
     operation_id="listEpisodes",
     response_model=EpisodeList,
     responses=problem_responses(401, 403, 422),
+    openapi_extra=secured("records:read"),
 )
 def list_episodes(
     state: State,
@@ -91,6 +93,7 @@ def list_episodes(
     operation_id="getEpisode",
     response_model=EpisodeView,
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("records:read"),
 )
 def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
     return json_response(episodes.get_episode(_records(state, principal), episode_id))
@@ -102,6 +105,7 @@ def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
     status_code=201,
     response_model=AdministrationRecorded | AdministrationAcknowledgement,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    openapi_extra=secured("records:write", "submit"),
 )
 def record_administration(
     episode_id: UUID,
@@ -129,6 +133,7 @@ def record_administration(
     operation_id="listAdministrations",
     response_model=AdministrationList,
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("records:read"),
 )
 def list_administrations(
     episode_id: UUID, state: State, principal: Reader, limit: Limit = 50, cursor: Cursor = None
@@ -144,6 +149,7 @@ def list_administrations(
     operation_id="correctAdministration",
     response_model=AdministrationRecorded,
     responses=problem_responses(400, 401, 403, 404, 413, 422),
+    openapi_extra=secured("records:write"),
 )
 def correct_administration(
     episode_id: UUID,
@@ -169,6 +175,7 @@ def correct_administration(
     operation_id="withdrawAdministration",
     response_model=AdministrationView,
     responses=problem_responses(401, 403, 404, 409, 422),
+    openapi_extra=secured("records:write"),
 )
 def withdraw_administration(
     episode_id: UUID,
@@ -189,6 +196,7 @@ def withdraw_administration(
     operation_id="getTrajectory",
     response_model=Trajectory,
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("records:read"),
 )
 def get_trajectory(
     episode_id: UUID,
@@ -215,6 +223,7 @@ def get_trajectory(
         },
         **problem_responses(401, 403, 404, 422),
     },
+    openapi_extra=secured("records:read"),
 )
 def get_trajectory_chart(
     episode_id: UUID,
@@ -237,6 +246,7 @@ def get_trajectory_chart(
     operation_id="listEpisodeRuptures",
     response_model=EpisodeRuptures,
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("records:read"),
 )
 def list_episode_ruptures(episode_id: UUID, state: State, principal: Reader) -> Response:
     """Every rupture flag of the episode, in its current state."""
@@ -249,6 +259,7 @@ def list_episode_ruptures(episode_id: UUID, state: State, principal: Reader) -> 
     tags=["instruments"],
     response_model=InstrumentStatistics,
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("records:read"),
 )
 def get_instrument_statistics(instrument_id: str, state: State, principal: Reader) -> Response:
     """The organisation's own count, mean, SD and Cronbach's alpha per scale: what the

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from app import keys
-from app.api.auth import caller
+from app.api.auth import caller, secured
 from app.api.problems import problem_responses
 from app.api.routes import json_response
 from app.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView
@@ -27,6 +27,7 @@ Admin = Annotated[Principal, Depends(caller("admin"))]
     operation_id="listApiKeys",
     response_model=ApiKeyList,
     responses=problem_responses(401, 403),
+    openapi_extra=secured("admin"),
 )
 def list_api_keys(state: State, admin: Admin) -> Response:
     """The organisation's keys, revoked ones included; never their secrets."""
@@ -39,6 +40,7 @@ def list_api_keys(state: State, admin: Admin) -> Response:
     status_code=201,
     response_model=ApiKeyCreated,
     responses=problem_responses(400, 401, 403, 422),
+    openapi_extra=secured("admin"),
 )
 def create_api_key(body: ApiKeyCreate, state: State, admin: Admin) -> Response:
     """A new key for the caller's organisation. Its secret is in this response only."""
@@ -54,6 +56,7 @@ def create_api_key(body: ApiKeyCreate, state: State, admin: Admin) -> Response:
     operation_id="revokeApiKey",
     response_model=ApiKeyView,
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("admin"),
 )
 def revoke_api_key(key_id: UUID, state: State, admin: Admin) -> Response:
     """Revoke a key: refused from the next request on."""

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import services
-from app.api.auth import cached_caller
+from app.api.auth import scoring_caller, secured
 from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import json_request_body, parse_json
 from app.api.catalogue import instrument_detail, instrument_summary
@@ -31,12 +31,10 @@ from app.api.schemas import (
 )
 from app.api.state import AppState, app_state, state_of
 from app.errors import UnhealthyError, UnknownProblemTypeError, problem_types
-from app.keys import Principal
 
 router = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
-Scorer = Annotated[Principal, Depends(cached_caller("scores"))]
 
 
 def json_response(
@@ -129,10 +127,11 @@ async def get_instrument(
     tags=["scoring"],
     response_model=ScoreResult,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
-    openapi_extra=json_request_body(ScoreRequest),
+    openapi_extra={**json_request_body(ScoreRequest), **secured("scores")},
 )
-async def score_responses(request: Request, _caller: Scorer) -> Response:
+async def score_responses(request: Request) -> Response:
     """Score one administration. Nothing is stored."""
+    await scoring_caller(request)
     payload = parse_json(ScoreRequest, await request.body(), request.headers.get("content-type"))
     result = services.score_responses(
         state_of(request).registry, payload.instrument, payload.version, payload.responses
@@ -146,10 +145,11 @@ async def score_responses(request: Request, _caller: Scorer) -> Response:
     tags=["scoring"],
     response_model=BatchScoreResponse,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
-    openapi_extra=json_request_body(BatchScoreRequest),
+    openapi_extra={**json_request_body(BatchScoreRequest), **secured("scores")},
 )
-async def score_batch(request: Request, _caller: Scorer) -> Response:
+async def score_batch(request: Request) -> Response:
     """Score many administrations of one instrument. A bad row gets its own problem."""
+    await scoring_caller(request)
     body = await request.body()
     with paused_gc():
         content = _scored_batch(state_of(request), request, body)

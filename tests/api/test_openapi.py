@@ -101,3 +101,20 @@ def test_every_example_is_valid_for_its_own_schema() -> None:
         if example is None:
             continue
         TypeAdapter(model).validate_python(example)
+
+
+PUBLIC = {"getHealth", "getProblemType", "listInstruments", "getInstrument"}
+
+
+def test_every_operation_with_data_declares_the_api_key_and_its_scopes(
+    document: dict[str, Any],
+) -> None:
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if operation["operationId"] in PUBLIC:
+                assert "security" not in operation, (method, path)
+                continue
+            (requirement,) = operation["security"]
+            assert requirement["apiKey"], (method, path)
+            assert {"401", "403"} <= set(operation["responses"]), (method, path)
