@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
 from app import services
 from app.api.auth import add_security_scheme
 from app.api.body import add_body_schemas
+from app.api.context import RequestContext
 from app.api.episode_routes import router as episode_router
 from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit
@@ -23,6 +24,7 @@ from app.db import Database
 from app.episodes import Records
 from app.instruments.registry import load_registry
 from app.keys import AuthenticationCache
+from app.logs import configure_logging
 from app.settings import Settings
 from app.tables import LOCAL_ORGANIZATION_ID
 
@@ -85,13 +87,20 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     add_body_schemas(app, BODY_MODELS)
     add_security_scheme(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
+            expose_headers=["X-Request-ID", "Content-Language"],
+        )
+    app.add_middleware(RequestContext)
     return app
 
 
 def app_factory() -> FastAPI:
     """Entry point for `uvicorn --factory app.main:app_factory`: settings from the environment."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     return create_app(settings)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         default=20_000, gt=0, description="Rows accepted by one POST /v1/scores/batch."
     )
     docs_enabled: bool = Field(default=True, description="Serve /docs and /redoc.")
+    cors_origins: list[str] = Field(
+        default=[],
+        description="Origins allowed to call the API from a browser; none by default.",
+    )
     auth_cache_seconds: float = Field(
         default=5,
         ge=0,

@@ -29,7 +29,7 @@ def caller(*scopes: str) -> Callable[[Request], Principal]:
         state = state_of(request)
         header = request.headers.get("authorization")
         principal = keys.authenticate(state.database, header, datetime.now(UTC))
-        _check(principal, scopes)
+        _check(request, principal, scopes)
         return principal
 
     return dependency
@@ -46,7 +46,7 @@ async def scoring_caller(request: Request) -> Principal:
         now = datetime.now(UTC)
         principal = await run_in_threadpool(keys.authenticate, state.database, header, now)
         state.auth_cache.put(header or "", principal)
-    _check(principal, ("scores",))
+    _check(request, principal, ("scores",))
     return principal
 
 
@@ -75,6 +75,9 @@ def add_security_scheme(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _check(principal: Principal, scopes: tuple[str, ...]) -> None:
+def _check(request: Request, principal: Principal, scopes: tuple[str, ...]) -> None:
+    # For the request's log line and audit: which key, never which patient.
+    request.state.key_id = str(principal.key_id)
+    request.state.organization_id = str(principal.organization_id)
     if principal.scopes.isdisjoint(scopes):
         raise ForbiddenError(f"this operation needs the scope {' or '.join(scopes)}")

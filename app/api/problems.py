@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from app.core.results import ItemError
 from app.errors import DomainError
+from app.logs import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("bordin.api")
@@ -46,6 +47,8 @@ def problem_body(
         body["instance"] = instance
     if errors:
         body["errors"] = list(errors)
+    if (current := request_id.get()) is not None:
+        body["request_id"] = current  # the id of this request in the service's logs
     return body
 
 
