@@ -118,6 +118,15 @@ def get_episode(records: Records, episode_id: uuid.UUID) -> Json:
         return _episode_view(_episode(session, records, episode_id))
 
 
+def erase_episode(records: Records, episode_id: uuid.UUID) -> None:
+    """Right to erasure: the episode and everything recorded in it, for good. The audit
+    trail keeps that it happened (the event), never what was erased."""
+    with records.database.session() as session:
+        if store.delete_episode(session, records.organization_id, episode_id) == 0:
+            raise EpisodeNotFoundError(f"no episode {episode_id}")
+        session.commit()
+
+
 def list_episodes(
     records: Records, *, patient_ref: str | None, limit: int, cursor: str | None
 ) -> Json:
@@ -199,6 +208,7 @@ def record_administration(
                     IdempotencyRecord(
                         organization_id=records.organization_id,
                         key=idempotency_key,
+                        episode_id=episode.id,
                         request_hash=request_hash,
                         status_code=201,
                         response=body,

@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError
 from app import services
 from app.api.auth import add_security_scheme
 from app.api.body import add_body_schemas
-from app.api.context import RequestContext
+from app.api.context import RequestContext, database_auditor
 from app.api.episode_routes import router as episode_router
+from app.api.key_routes import audit_router
 from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit
 from app.api.problems import install_problem_handlers
@@ -80,7 +81,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         # The routes go straight into the app's router: `include_router` would add a second
         # layer of route matching to every request (measured with bench/).
-        routes=[*router.routes, *episode_router.routes, *key_router.routes],
+        routes=[*router.routes, *episode_router.routes, *key_router.routes, *audit_router.routes],
     )
     app.state.bordin = state
     install_problem_handlers(app)
@@ -95,7 +96,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
             expose_headers=["X-Request-ID", "Content-Language"],
         )
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, auditor=database_auditor(database))
     return app
 
 

@@ -15,6 +15,7 @@ from app.tables import (
     Administration,
     AdministrationRevision,
     ApiKey,
+    AuditEvent,
     Episode,
     IdempotencyRecord,
     InstrumentDefinitionRecord,
@@ -237,3 +238,29 @@ def list_keys(session: Session, organization_id: UUID) -> list[ApiKey]:
         .order_by(ApiKey.created_at, ApiKey.id)
     )
     return list(session.scalars(statement))
+
+
+def list_audit_events(
+    session: Session,
+    organization_id: UUID,
+    *,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[AuditEvent]:
+    statement = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+    if after is not None:
+        at, event_id = after
+        statement = statement.where(
+            tuple_(AuditEvent.at, AuditEvent.id) > tuple_(literal(at, UTCDateTime), event_id)
+        )
+    statement = statement.order_by(AuditEvent.at, AuditEvent.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def delete_episode(session: Session, organization_id: UUID, episode_id: UUID) -> int:
+    """Erase an episode; its administrations, revisions, flags and idempotency records go
+    with it (ON DELETE CASCADE). Returns the number of episodes deleted (0 or 1)."""
+    result = session.execute(
+        delete(Episode).where(Episode.organization_id == organization_id, Episode.id == episode_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

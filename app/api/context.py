@@ -7,9 +7,15 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import audit
+from app.db import Database
 from app.logs import request_id
 
 logger = logging.getLogger("bordin.requests")
@@ -27,9 +33,13 @@ API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'no
 DOCS = ("/docs", "/redoc")
 
 
+Auditor = Callable[[Scope, int], Awaitable[None]]
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, auditor: Auditor | None = None) -> None:
         self.app = app
+        self.auditor = auditor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,6 +57,9 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if self.auditor is not None:
+                    # The trace is written before the caller sees the outcome.
+                    await self.auditor(scope, status)
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(SECURITY_HEADERS)
@@ -72,3 +85,47 @@ class RequestContext:
                 },
             )
             request_id.reset(token)
+
+
+# Routes whose every call is audited: they read or write patient data (or keys).
+AUDITED_TAGS = frozenset({"episodes", "api keys"})
+_RESOURCES = (
+    ("administration_id", "administration"),
+    ("episode_id", "episode"),
+    ("key_id", "api_key"),
+    ("instrument_id", "instrument_statistics"),
+)
+
+
+def database_auditor(database: Database) -> Auditor:
+    """Appends an audit event for each call of an audited route by an authenticated caller
+    (an unauthenticated one has no organisation to file it under: the request log has it)."""
+
+    async def record(scope: Scope, status: int) -> None:
+        route = scope.get("route")
+        if not isinstance(route, APIRoute) or AUDITED_TAGS.isdisjoint(route.tags):
+            return
+        state = scope.get("state", {})
+        if state.get("organization_id") is None:
+            return
+        params = scope.get("path_params", {})
+        resource_type, resource_id = next(
+            ((kind, str(params[name])) for name, kind in _RESOURCES if name in params),
+            ("api_key" if "api keys" in route.tags else "episode", None),
+        )
+        access = audit.Access(
+            organization_id=uuid.UUID(state["organization_id"]),
+            key_id=uuid.UUID(state["key_id"]) if state.get("key_id") else None,
+            action=route.operation_id or route.name,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            request_id=state["request_id"],
+            status=status,
+            at=datetime.now(UTC),
+        )
+        try:
+            await run_in_threadpool(audit.record_access, database, access)
+        except Exception:  # the response must still go out; say so, without any data
+            logger.exception("audit event not written for %s", access.action)
+
+    return record

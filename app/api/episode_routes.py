@@ -42,6 +42,7 @@ Lang = Annotated[Language, Depends(accept_language)]
 Reader = Annotated[Principal, Depends(caller("records:read"))]
 Writer = Annotated[Principal, Depends(caller("records:write"))]
 Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
+Admin = Annotated[Principal, Depends(caller("admin"))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 IdempotencyKey = Annotated[
@@ -86,6 +87,21 @@ def list_episodes(
         _records(state, principal), patient_ref=patient_ref, limit=limit, cursor=cursor
     )
     return json_response(page)
+
+
+@router.delete(
+    "/v1/episodes/{episode_id}",
+    operation_id="eraseEpisode",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("admin"),
+)
+def erase_episode(episode_id: UUID, state: State, principal: Admin) -> Response:
+    """Right to erasure: the episode and everything recorded in it are deleted for good.
+    The audit trail keeps that it happened, not what was erased."""
+    episodes.erase_episode(_records(state, principal), episode_id)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -6,14 +6,20 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app import keys
+from app import audit, keys
 from app.api.auth import caller, secured
 from app.api.problems import problem_responses
 from app.api.routes import json_response
-from app.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView
+from app.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyView,
+    AuditEventList,
+)
 from app.api.state import AppState, app_state
 from app.keys import Principal
 
@@ -63,3 +69,24 @@ def revoke_api_key(key_id: UUID, state: State, admin: Admin) -> Response:
     revoked = keys.revoke_key(state.database, admin.organization_id, key_id, datetime.now(UTC))
     state.auth_cache.forget(key_id)
     return json_response(revoked)
+
+
+audit_router = APIRouter(tags=["audit"])
+
+
+@audit_router.get(
+    "/v1/audit-events",
+    operation_id="listAuditEvents",
+    response_model=AuditEventList,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra=secured("admin"),
+)
+def list_audit_events(
+    state: State,
+    admin: Admin,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The organisation's audit trail, oldest first: every access to patient data."""
+    page = audit.list_events(state.database, admin.organization_id, limit=limit, cursor=cursor)
+    return json_response(page)

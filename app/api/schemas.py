@@ -793,3 +793,33 @@ class AdministrationAcknowledgement(WireModel):
     rater: Rater
     session: int
     status: Literal["recorded", "corrected", "withdrawn"]
+
+
+class AuditEventView(WireModel):
+    """One access to patient data: who (key), what (action, resource), how it ended."""
+
+    model_config = example(
+        {
+            "id": EXAMPLE_ID, "at": "2026-11-22T09:31:00Z", "key_id": EXAMPLE_ID,
+            "action": "recordAdministration", "resource_type": "episode",
+            "resource_id": EXAMPLE_ID, "request_id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",
+            "outcome": "success", "status": 201,
+        }
+    )  # fmt: skip
+
+    id: UUID
+    at: AwareDatetime
+    key_id: UUID | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str
+    outcome: Literal["success", "denied", "not_found", "conflict", "invalid", "error"]
+    status: int
+
+
+class AuditEventList(WireModel):
+    model_config = example({"items": [], "next_cursor": None})
+
+    items: list[AuditEventView]
+    next_cursor: str | None

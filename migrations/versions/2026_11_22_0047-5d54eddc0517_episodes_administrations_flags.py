@@ -65,10 +65,17 @@ def upgrade() -> None:
         "idempotency_key",
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("episode_id", sa.Uuid(), nullable=False),
         sa.Column("request_hash", sa.String(length=71), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["episode_id"],
+            ["episode.id"],
+            name=op.f("fk_idempotency_key_episode_id_episode"),
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organization.id"],

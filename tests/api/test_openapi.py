@@ -37,6 +37,8 @@ OPERATIONS = {
     ("get", "/v1/api-keys"): "listApiKeys",
     ("post", "/v1/api-keys"): "createApiKey",
     ("delete", "/v1/api-keys/{key_id}"): "revokeApiKey",
+    ("delete", "/v1/episodes/{episode_id}"): "eraseEpisode",
+    ("get", "/v1/audit-events"): "listAuditEvents",
 }
 
 

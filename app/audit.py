@@ -1,0 +1,101 @@
+"""The audit trail: every access to patient data leaves an event, never the data itself.
+
+Events are appended by the request layer once an operation on patient data has an outcome
+(success, denied, not found, ...), before the response is sent, and an admin pages through
+them. They are never updated or deleted, not even when an episode is erased.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app import store
+from app.db import Database
+from app.errors import InvalidCursorError
+from app.tables import AuditEvent
+
+
+@dataclass(frozen=True)
+class Access:
+    """One access to patient data, as the request layer saw it."""
+
+    organization_id: uuid.UUID
+    key_id: uuid.UUID | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str
+    status: int
+    at: datetime
+
+
+def outcome(status: int) -> str:
+    if status < 400:
+        return "success"
+    return {401: "denied", 403: "denied", 404: "not_found", 409: "conflict"}.get(
+        status, "invalid" if status < 500 else "error"
+    )
+
+
+def record_access(database: Database, access: Access) -> None:
+    with database.session() as session:
+        session.add(
+            AuditEvent(
+                id=uuid.uuid4(),
+                organization_id=access.organization_id,
+                key_id=access.key_id,
+                action=access.action,
+                resource_type=access.resource_type,
+                resource_id=access.resource_id,
+                request_id=access.request_id,
+                outcome=outcome(access.status),
+                status=access.status,
+                at=access.at,
+            )
+        )
+        session.commit()
+
+
+def list_events(
+    database: Database, organization_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    after = _decode(cursor) if cursor else None
+    with database.session() as session:
+        events = store.list_audit_events(session, organization_id, after=after, limit=limit + 1)
+    page = events[:limit]
+    next_cursor = None
+    if len(events) > limit:
+        last = page[-1]
+        next_cursor = base64.urlsafe_b64encode(
+            orjson.dumps([last.at.isoformat(), str(last.id)])
+        ).decode()
+    items = [
+        {
+            "id": event.id,
+            "at": event.at,
+            "key_id": event.key_id,
+            "action": event.action,
+            "resource_type": event.resource_type,
+            "resource_id": event.resource_id,
+            "request_id": event.request_id,
+            "outcome": event.outcome,
+            "status": event.status,
+        }
+        for event in page
+    ]
+    plain: dict[str, Any] = orjson.loads(orjson.dumps({"items": items, "next_cursor": next_cursor}))
+    return plain
+
+
+def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, event_id = orjson.loads(base64.urlsafe_b64decode(cursor))
+        return datetime.fromisoformat(at), uuid.UUID(event_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list") from None
