@@ -5,6 +5,7 @@ Each class's docstring documents its problem type, served at `GET /problems/{cod
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from app.core.results import ItemError
@@ -179,6 +180,19 @@ class ForbiddenError(DomainError):
     status = 403
     code = "insufficient_scope"
     title = "Insufficient scope"
+
+
+class RateLimitedError(DomainError):
+    """This API key sent more requests than its rate allows; retry after `Retry-After`
+    seconds."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 class ApiKeyNotFoundError(DomainError):

@@ -17,7 +17,7 @@ from app.api.context import RequestContext, database_auditor
 from app.api.episode_routes import router as episode_router
 from app.api.key_routes import audit_router
 from app.api.key_routes import router as key_router
-from app.api.limits import BodySizeLimit
+from app.api.limits import BodySizeLimit, RateLimiter
 from app.api.problems import install_problem_handlers
 from app.api.routes import BODY_MODELS, router
 from app.api.state import AppState
@@ -56,6 +56,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         registry=registry,
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
     )
 
     @asynccontextmanager

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default=[],
         description="Origins allowed to call the API from a browser; none by default.",
     )
+    rate_limit_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests a minute per API key and process (0: no limit); then 429.",
+    )
     auth_cache_seconds: float = Field(
         default=5,
         ge=0,

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import keys
 from app.api.state import state_of
-from app.errors import ForbiddenError
+from app.errors import ForbiddenError, RateLimitedError
 from app.keys import Principal
 
 SCHEME = "apiKey"
@@ -79,5 +79,8 @@ def _check(request: Request, principal: Principal, scopes: tuple[str, ...]) -> N
     # For the request's log line and audit: which key, never which patient.
     request.state.key_id = str(principal.key_id)
     request.state.organization_id = str(principal.organization_id)
+    wait = state_of(request).rate_limiter.wait_for(str(principal.key_id))
+    if wait > 0:
+        raise RateLimitedError(f"too many requests with this API key; retry in {wait:.1f} s", wait)
     if principal.scopes.isdisjoint(scopes):
         raise ForbiddenError(f"this operation needs the scope {' or '.join(scopes)}")

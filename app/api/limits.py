@@ -1,6 +1,9 @@
-"""Request body size limit as plain ASGI middleware (413 problem before the body is read)."""
+"""Limits: request body size (413 before the body is read) and request rate per API key."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,3 +52,28 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class RateLimiter:
+    """A token bucket per API key: `per_minute` requests a minute, in bursts of up to the
+    same number. Per process: N workers allow N times the rate between them."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_for(self, key: str) -> float:
+        """0 if the key may go ahead now (and takes a token), else the seconds to wait."""
+        if self.per_minute <= 0:
+            return 0.0
+        rate = self.per_minute / 60
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return (1 - tokens) / rate
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from app.api.limits import RateLimiter
 from app.db import Database
 from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
@@ -21,6 +22,7 @@ class AppState:
     registry: InstrumentRegistry
     records: Records
     auth_cache: AuthenticationCache
+    rate_limiter: RateLimiter
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import Engine, select
 
 from app import keys
 from app.db import Database
+from app.main import create_app
+from app.settings import Settings
 from app.tables import LOCAL_ORGANIZATION_ID, ApiKey
 
 SRS = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
@@ -207,7 +209,7 @@ def test_an_expired_key_is_refused(app: Any, make_key: KeyMaker) -> None:
 
 def test_keys_are_never_stored_in_clear(client: TestClient, engine: Engine) -> None:
     created = client.post("/v1/api-keys", json={"name": "x", "scopes": ["scores"]}).json()
-    secret = created["key"].rsplit("_", 1)[1]
+    secret = created["key"].split("_", 2)[2]
     with engine.connect() as connection:
         rows = connection.execute(select(ApiKey)).all()
     text = repr(rows)
@@ -216,3 +218,14 @@ def test_keys_are_never_stored_in_clear(client: TestClient, engine: Engine) -> N
     listed = client.get("/v1/api-keys").json()["items"]
     assert all("key" not in item for item in listed)
     assert created["prefix"] in {item["prefix"] for item in listed}
+
+
+def test_a_key_past_its_rate_gets_429_with_retry_after(settings: Settings, api_key: str) -> None:
+    limited = create_app(settings.model_copy(update={"rate_limit_per_minute": 3}))
+    with TestClient(limited, headers=_bearer(api_key)) as client:
+        statuses = [client.get("/v1/episodes").status_code for _ in range(4)]
+        response = client.get("/v1/episodes")
+    assert statuses == [200, 200, 200, 429]
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limited"
+    assert int(response.headers["retry-after"]) >= 1
