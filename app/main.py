@@ -19,7 +19,7 @@ from app.api.key_routes import audit_router
 from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit, RateLimiter
 from app.api.problems import install_problem_handlers
-from app.api.routes import BODY_MODELS, router
+from app.api.routes import BODY_MODELS, router, scoring_router
 from app.api.state import AppState
 from app.db import Database
 from app.episodes import Records
@@ -82,7 +82,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         # The routes go straight into the app's router: `include_router` would add a second
         # layer of route matching to every request (measured with bench/).
-        routes=[*router.routes, *episode_router.routes, *key_router.routes, *audit_router.routes],
+        routes=[
+            *scoring_router.routes,
+            *router.routes,
+            *episode_router.routes,
+            *key_router.routes,
+            *audit_router.routes,
+        ],
     )
     app.state.bordin = state
     install_problem_handlers(app)

@@ -71,19 +71,20 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            state = scope.get("state", {})
-            logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": getattr(route, "path", "unmatched"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "key_id": state.get("key_id"),
-                    "organization_id": state.get("organization_id"),
-                },
-            )
+            if logger.isEnabledFor(logging.INFO):
+                route = scope.get("route")
+                state = scope.get("state", {})
+                logger.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": getattr(route, "path", "unmatched"),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "key_id": state.get("key_id"),
+                        "organization_id": state.get("organization_id"),
+                    },
+                )
             request_id.reset(token)
 
 

@@ -33,6 +33,8 @@ from app.api.state import AppState, app_state, state_of
 from app.errors import UnhealthyError, UnknownProblemTypeError, problem_types
 
 router = APIRouter()
+# The hot path, matched first (the app tries its routes in order).
+scoring_router = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
 
@@ -121,7 +123,7 @@ async def get_instrument(
     return localized(instrument_detail(state.registry, loaded, lang), lang)
 
 
-@router.post(
+@scoring_router.post(
     "/v1/scores",
     operation_id="scoreResponses",
     tags=["scoring"],
@@ -139,7 +141,7 @@ async def score_responses(request: Request) -> Response:
     return json_response(result)
 
 
-@router.post(
+@scoring_router.post(
     "/v1/scores/batch",
     operation_id="scoreBatch",
     tags=["scoring"],
