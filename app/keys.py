@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app import store
 from app.db import Database
@@ -33,11 +33,13 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: its organisation, its key and the key's scopes."""
+    """An authenticated caller: its organisation, its key (None for a JWT), its scopes, and
+    a subject that names it in rate limits ("key:<id>" or "jwt:<issuer>/<sub>")."""
 
     organization_id: uuid.UUID
-    key_id: uuid.UUID
+    key_id: uuid.UUID | None
     scopes: frozenset[str]
+    subject: str
 
 
 def create_organization(database: Database, name: str, now: datetime) -> tuple[uuid.UUID, str]:
@@ -108,12 +110,24 @@ def revoke_key(
     return view
 
 
-def authenticate(database: Database, authorization: str | None, now: datetime) -> Principal:
-    """The caller of an `Authorization: Bearer <key>` header, or a 401 problem."""
+class TokenVerifying(Protocol):
+    def verify(self, token: str, database: Database) -> Principal: ...
+
+
+def authenticate(
+    database: Database,
+    authorization: str | None,
+    now: datetime,
+    tokens: TokenVerifying | None = None,
+) -> Principal:
+    """The caller of an `Authorization: Bearer <key or JWT>` header, or a 401 problem."""
     if not authorization:
         raise UnauthenticatedError("send `Authorization: Bearer <API key>`", invalid=False)
     scheme, _, token = authorization.partition(" ")
-    match = _KEY.match(token.strip()) if scheme.lower() == "bearer" else None
+    token = token.strip()
+    match = _KEY.match(token) if scheme.lower() == "bearer" else None
+    if match is None and tokens is not None and token.count(".") == 2:
+        return tokens.verify(token, database)
     if match is None:
         raise UnauthenticatedError("the Authorization header does not carry a Bordin API key")
     prefix, secret = match.groups()
@@ -125,7 +139,9 @@ def authenticate(database: Database, authorization: str | None, now: datetime) -
             raise UnauthenticatedError("this API key was revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise UnauthenticatedError("this API key has expired")
-        principal = Principal(row.organization_id, row.id, frozenset(row.scopes))
+        principal = Principal(
+            row.organization_id, row.id, frozenset(row.scopes), subject=f"key:{row.id}"
+        )
         if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
             row.last_used_at = now
             session.commit()

@@ -28,6 +28,7 @@ from app.keys import AuthenticationCache
 from app.logs import configure_logging
 from app.settings import Settings
 from app.tables import LOCAL_ORGANIZATION_ID
+from app.tokens import TokenVerifier
 
 DESCRIPTION = """\
 Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
@@ -57,6 +58,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        tokens=token_verifier(settings),
     )
 
     @asynccontextmanager
@@ -105,6 +107,21 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContext, auditor=database_auditor(database))
     return app
+
+
+def token_verifier(settings: Settings) -> TokenVerifier | None:
+    """JWT bearer tokens are accepted only when a JWKS file is configured."""
+    if settings.jwt_jwks_file is None:
+        return None
+    assert settings.jwt_issuer is not None  # the settings require both with the JWKS
+    assert settings.jwt_audience is not None
+    return TokenVerifier(
+        settings.jwt_jwks_file,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        organization_claim=settings.jwt_organization_claim,
+        scope_claim=settings.jwt_scope_claim,
+    )
 
 
 def app_factory() -> FastAPI:

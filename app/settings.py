@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,24 @@ class Settings(BaseSettings):
         ge=0,
         description="How long rupture rules reuse an organisation's instrument statistics.",
     )
+
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="JWKS of an authorisation server whose JWTs are accepted."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` of those JWTs.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud` of those JWTs.")
+    jwt_organization_claim: str = Field(
+        default="bordin_organization", description="Claim holding the Bordin organisation id."
+    )
+    jwt_scope_claim: str = Field(
+        default="scope", description="Claim holding space-separated Bordin scopes."
+    )
+
+    @model_validator(mode="after")
+    def _jwt_needs_issuer_and_audience(self) -> Settings:
+        if self.jwt_jwks_file is not None and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("JWT_JWKS_FILE needs JWT_ISSUER and JWT_AUDIENCE")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -19,6 +19,7 @@ from app.tables import (
     Episode,
     IdempotencyRecord,
     InstrumentDefinitionRecord,
+    Organization,
     RuptureFlagRecord,
     UTCDateTime,
 )
@@ -264,3 +265,7 @@ def delete_episode(session: Session, organization_id: UUID, episode_id: UUID) ->
         delete(Episode).where(Episode.organization_id == organization_id, Episode.id == episode_id)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def get_organization(session: Session, organization_id: UUID) -> Organization | None:
+    return session.get(Organization, organization_id)

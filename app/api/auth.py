@@ -28,7 +28,7 @@ def caller(*scopes: str) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         state = state_of(request)
         header = request.headers.get("authorization")
-        principal = keys.authenticate(state.database, header, datetime.now(UTC))
+        principal = keys.authenticate(state.database, header, datetime.now(UTC), state.tokens)
         _check(request, principal, scopes)
         return principal
 
@@ -44,7 +44,9 @@ async def scoring_caller(request: Request) -> Principal:
     principal = state.auth_cache.get(header) if header else None
     if principal is None:
         now = datetime.now(UTC)
-        principal = await run_in_threadpool(keys.authenticate, state.database, header, now)
+        principal = await run_in_threadpool(
+            keys.authenticate, state.database, header, now, state.tokens
+        )
         state.auth_cache.put(header or "", principal)
     _check(request, principal, ("scores",))
     return principal
@@ -77,9 +79,9 @@ def add_security_scheme(app: FastAPI) -> None:
 
 def _check(request: Request, principal: Principal, scopes: tuple[str, ...]) -> None:
     # For the request's log line and audit: which key, never which patient.
-    request.state.key_id = str(principal.key_id)
+    request.state.key_id = str(principal.key_id) if principal.key_id else None
     request.state.organization_id = str(principal.organization_id)
-    wait = state_of(request).rate_limiter.wait_for(str(principal.key_id))
+    wait = state_of(request).rate_limiter.wait_for(principal.subject)
     if wait > 0:
         raise RateLimitedError(f"too many requests with this API key; retry in {wait:.1f} s", wait)
     if principal.scopes.isdisjoint(scopes):

@@ -13,6 +13,7 @@ from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
 from app.keys import AuthenticationCache
 from app.settings import Settings
+from app.tokens import TokenVerifier
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class AppState:
     records: Records
     auth_cache: AuthenticationCache
     rate_limiter: RateLimiter
+    tokens: TokenVerifier | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 
