@@ -7,7 +7,6 @@ them. They are never updated or deleted, not even when an episode is erased.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +15,8 @@ from typing import Any
 import orjson
 
 from app import store
+from app.cursors import decode_time_cursor, encode_time_cursor
 from app.db import Database
-from app.errors import InvalidCursorError
 from app.tables import AuditEvent
 
 
@@ -65,16 +64,14 @@ def record_access(database: Database, access: Access) -> None:
 def list_events(
     database: Database, organization_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    after = _decode(cursor) if cursor else None
+    after = decode_time_cursor(cursor) if cursor is not None else None
     with database.session() as session:
         events = store.list_audit_events(session, organization_id, after=after, limit=limit + 1)
     page = events[:limit]
     next_cursor = None
     if len(events) > limit:
         last = page[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            orjson.dumps([last.at.isoformat(), str(last.id)])
-        ).decode()
+        next_cursor = encode_time_cursor(last.at, last.id)
     items = [
         {
             "id": event.id,
@@ -91,11 +88,3 @@ def list_events(
     ]
     plain: dict[str, Any] = orjson.loads(orjson.dumps({"items": items, "next_cursor": next_cursor}))
     return plain
-
-
-def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, event_id = orjson.loads(base64.urlsafe_b64decode(cursor))
-        return datetime.fromisoformat(at), uuid.UUID(event_id)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list") from None

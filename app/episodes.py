@@ -9,7 +9,6 @@ several processes on one PostgreSQL stay correct.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,13 +23,13 @@ from sqlalchemy.orm import Session
 from app import store
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
 from app.core.statistics import scale_summaries
+from app.cursors import decode_cursor, decode_time_cursor, encode_cursor, encode_time_cursor
 from app.db import Database
 from app.errors import (
     AdministrationNotFoundError,
     AlreadyWithdrawnError,
     EpisodeNotFoundError,
     IdempotencyKeyReusedError,
-    InvalidCursorError,
     InvalidResponsesError,
     RaterMismatchError,
     SessionAlreadyRecordedError,
@@ -130,13 +129,7 @@ def erase_episode(records: Records, episode_id: uuid.UUID) -> None:
 def list_episodes(
     records: Records, *, patient_ref: str | None, limit: int, cursor: str | None
 ) -> Json:
-    after = None
-    if cursor is not None:
-        created_at, episode_id = _decode_cursor(cursor, (str, str))
-        try:
-            after = (datetime.fromisoformat(created_at), uuid.UUID(episode_id))
-        except ValueError:
-            raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list") from None
+    after = decode_time_cursor(cursor) if cursor is not None else None
     with records.database.session() as session:
         episodes = store.list_episodes(
             session, records.organization_id, patient_ref=patient_ref, after=after, limit=limit + 1
@@ -145,7 +138,7 @@ def list_episodes(
     next_cursor = None
     if len(episodes) > limit:
         last = page[-1]
-        next_cursor = _encode_cursor([last.created_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_cursor(last.created_at, last.id)
     return {"items": [_episode_view(episode) for episode in page], "next_cursor": next_cursor}
 
 
@@ -305,7 +298,7 @@ def list_administrations(
         rows = store.current_administrations(session, records.organization_id, episode_id)
         ordered = sorted(rows, key=lambda row: _administration_key(row[0]))
         if cursor is not None:
-            after = tuple(_decode_cursor(cursor, (int, str, str)))
+            after = tuple(decode_cursor(cursor, (int, str, str)))
             ordered = [row for row in ordered if _administration_key(row[0]) > after]
         page = ordered[:limit]
         items = [
@@ -314,7 +307,7 @@ def list_administrations(
         ]
     next_cursor = None
     if len(ordered) > limit:
-        next_cursor = _encode_cursor(list(_administration_key(page[-1][0])))
+        next_cursor = encode_cursor(list(_administration_key(page[-1][0])))
     return _json({"items": items, "next_cursor": next_cursor})
 
 
@@ -670,22 +663,3 @@ def _json(value: Mapping[str, Any]) -> Json:
     """Plain JSON values (UUIDs and datetimes as RFC 3339 strings), as stored and as sent."""
     plain: Json = orjson.loads(orjson.dumps(value))
     return plain
-
-
-def _encode_cursor(position: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
-    """The position a cursor encodes, checked against the types this list puts in it."""
-    try:
-        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        position = None
-    if (
-        not isinstance(position, list)
-        or len(position) != len(types)
-        or not all(type(value) is kind for value, kind in zip(position, types, strict=True))
-    ):
-        raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list")
-    return position
