@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy.orm import Session
 
 from app import store
 from app.cursors import decode_time_cursor, encode_time_cursor
@@ -42,21 +43,53 @@ def outcome(status: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is making the request, as written into its audit events."""
+
+    key_id: uuid.UUID | None
+    request_id: str
+
+
+def add_event(
+    session: Session,
+    organization_id: uuid.UUID,
+    caller: Caller,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    status: int,
+    at: datetime,
+) -> None:
+    """Add an event to a use case's own transaction (writes audit themselves)."""
+    session.add(
+        AuditEvent(
+            id=uuid.uuid4(),
+            organization_id=organization_id,
+            key_id=caller.key_id,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            request_id=caller.request_id,
+            outcome=outcome(status),
+            status=status,
+            at=at,
+        )
+    )
+
+
 def record_access(database: Database, access: Access) -> None:
+    """Append the event of a read, or of a refused or failed call, in a transaction of its own."""
     with database.session() as session:
-        session.add(
-            AuditEvent(
-                id=uuid.uuid4(),
-                organization_id=access.organization_id,
-                key_id=access.key_id,
-                action=access.action,
-                resource_type=access.resource_type,
-                resource_id=access.resource_id,
-                request_id=access.request_id,
-                outcome=outcome(access.status),
-                status=access.status,
-                at=access.at,
-            )
+        add_event(
+            session,
+            access.organization_id,
+            Caller(access.key_id, access.request_id),
+            access.action,
+            access.resource_type,
+            access.resource_id,
+            access.status,
+            access.at,
         )
         session.commit()
 

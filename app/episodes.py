@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import store
+from app import audit, store
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
 from app.core.statistics import scale_summaries
 from app.cursors import decode_cursor, decode_time_cursor, encode_cursor, encode_time_cursor
@@ -78,10 +78,17 @@ class Records:
         field(default_factory=dict, repr=False, compare=False)
     )
 
+    # Who is calling, for the audit events that writes append in their own transaction.
+    caller: audit.Caller | None = None
+
     def for_organization(self, organization_id: uuid.UUID) -> Records:
         """The same records, seen by another organisation (the statistics cache is shared,
         keyed by organisation)."""
         return replace(self, organization_id=organization_id)
+
+    def for_caller(self, organization_id: uuid.UUID, caller: audit.Caller) -> Records:
+        """The records of the caller's organisation; writes audit themselves as `caller`."""
+        return replace(self, organization_id=organization_id, caller=caller)
 
 
 # -- Episodes --------------------------------------------------------------------------------
@@ -108,6 +115,7 @@ def create_episode(
     )
     with records.database.session() as session:
         session.add(episode)
+        _audit(session, records, "createEpisode", "episode", episode.id, 201)
         session.commit()
     return _episode_view(episode)
 
@@ -123,6 +131,7 @@ def erase_episode(records: Records, episode_id: uuid.UUID) -> None:
     with records.database.session() as session:
         if store.delete_episode(session, records.organization_id, episode_id) == 0:
             raise EpisodeNotFoundError(f"no episode {episode_id}")
+        _audit(session, records, "eraseEpisode", "episode", episode_id, 204)
         session.commit()
 
 
@@ -170,6 +179,8 @@ def record_administration(
             if idempotency_key is not None:
                 replay = _replay(session, records, idempotency_key, request_hash)
                 if replay is not None:
+                    _audit(session, records, "recordAdministration", "episode", episode_id, 201)
+                    session.commit()
                     return replay
             episode = _episode(session, records, episode_id, for_update=True)
             loaded = records.registry.get(new.instrument, new.version)
@@ -208,6 +219,7 @@ def record_administration(
                         created_at=now,
                     )
                 )
+            _audit(session, records, "recordAdministration", "episode", episode.id, 201)
             session.commit()
             return 201, body
     except IntegrityError:
@@ -216,6 +228,8 @@ def record_administration(
             if idempotency_key is not None:
                 replay = _replay(session, records, idempotency_key, request_hash)
                 if replay is not None:
+                    _audit(session, records, "recordAdministration", "episode", episode_id, 201)
+                    session.commit()
                     return replay
             taken = store.find_administration(
                 session, records.organization_id, episode_id, new.instrument, new.rater,
@@ -263,6 +277,7 @@ def correct_administration(
                 "ruptures": [f for f in flags if f["administration_id"] == str(administration.id)],
             }
         )
+        _audit(session, records, "correctAdministration", "administration", administration.id, 200)
         session.commit()
         return body
 
@@ -285,6 +300,7 @@ def withdraw_administration(
         session.add(revision)
         _reevaluate(session, records, episode_id, now)
         body = _json({**_administration_view(administration, [*history, revision]), "ruptures": []})
+        _audit(session, records, "withdrawAdministration", "administration", administration.id, 200)
         session.commit()
         return body
 
@@ -504,6 +520,22 @@ def _organisation_summaries(
 
 
 # -- Helpers ---------------------------------------------------------------------------------
+
+
+def _audit(
+    session: Session,
+    records: Records,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID,
+    status: int,
+) -> None:
+    """Append the audit event of a write in the write's own transaction: both or neither."""
+    if records.caller is not None:
+        audit.add_event(
+            session, records.organization_id, records.caller, action, resource_type,
+            str(resource_id), status, records.now(),
+        )  # fmt: skip
 
 
 def _episode(

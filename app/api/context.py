@@ -90,6 +90,16 @@ class RequestContext:
 
 # Routes whose every call is audited: they read or write patient data (or keys).
 AUDITED_TAGS = frozenset({"episodes", "api keys"})
+# Writes that append their own event in their own transaction when they succeed.
+SELF_AUDITED = frozenset(
+    {
+        "createEpisode",
+        "recordAdministration",
+        "correctAdministration",
+        "withdrawAdministration",
+        "eraseEpisode",
+    }
+)
 _RESOURCES = (
     ("administration_id", "administration"),
     ("episode_id", "episode"),
@@ -105,6 +115,8 @@ def database_auditor(database: Database) -> Auditor:
     async def record(scope: Scope, status: int) -> None:
         route = scope.get("route")
         if not isinstance(route, APIRoute) or AUDITED_TAGS.isdisjoint(route.tags):
+            return
+        if status < 400 and route.operation_id in SELF_AUDITED:
             return
         state = scope.get("state", {})
         if state.get("organization_id") is None:

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
-from app import episodes
+from app import audit, episodes
 from app.api.auth import caller, secured
 from app.api.charts import trajectory_svg
 from app.api.language import accept_language
@@ -33,6 +33,7 @@ from app.api.schemas import (
 )
 from app.api.state import AppState, app_state
 from app.keys import Principal
+from app.logs import request_id
 
 router = APIRouter(tags=["episodes"])
 # What a `submit` key sees of an administration it recorded.
@@ -285,5 +286,6 @@ def get_instrument_statistics(instrument_id: str, state: State, principal: Reade
 
 
 def _records(state: AppState, principal: Principal) -> episodes.Records:
-    """The records the caller's organisation owns."""
-    return state.records.for_organization(principal.organization_id)
+    """The records the caller's organisation owns; its writes audit themselves as the caller."""
+    caller = audit.Caller(principal.key_id, request_id.get() or "")
+    return state.records.for_caller(principal.organization_id, caller)

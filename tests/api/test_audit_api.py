@@ -61,12 +61,14 @@ def test_reads_and_writes_of_patient_data_leave_events_without_the_data(
     events = _events(client)
     mine = [e for e in events if e["resource_id"] in {episode, recorded.json()["id"]}]
     assert [(e["action"], e["resource_type"], e["outcome"]) for e in mine] == [
+        ("createEpisode", "episode", "success"),
         ("recordAdministration", "episode", "success"),
         ("getTrajectory", "episode", "success"),
         ("listEpisodeRuptures", "episode", "success"),
     ]
     creation = next(e for e in events if e["request_id"] == created.headers["x-request-id"])
     assert (creation["action"], creation["status"]) == ("createEpisode", 201)
+    assert len([e for e in events if e["request_id"] == recorded.headers["x-request-id"]]) == 1
     # the other organisation's failed look-up is in its own trail, not in ours
     assert [(e["action"], e["outcome"]) for e in other_events] == [("getEpisode", "not_found")]
     assert patient not in repr(events)
@@ -86,10 +88,11 @@ def test_a_refused_access_is_audited_as_denied(
     )  # fmt: skip
     with TestClient(app, headers={"Authorization": f"Bearer {reader['key']}"}) as limited:
         assert _record(limited, episode["id"], 1).status_code == 403
-    denied = [e for e in _events(client) if e["resource_id"] == episode["id"]]
-    assert [(e["action"], e["outcome"], e["key_id"]) for e in denied] == [
+    trail = [e for e in _events(client) if e["resource_id"] == episode["id"]]
+    assert [(e["action"], e["outcome"], e["key_id"]) for e in trail][1:] == [
         ("recordAdministration", "denied", str(reader["id"]))
     ]
+    assert trail[0]["action"] == "createEpisode"
 
 
 def test_erasure_removes_the_episode_and_everything_in_it_but_keeps_the_trace(
