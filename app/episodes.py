@@ -177,10 +177,8 @@ def record_administration(
     try:
         with records.database.session() as session:
             if idempotency_key is not None:
-                replay = _replay(session, records, idempotency_key, request_hash)
+                replay = _replay(session, records, idempotency_key, request_hash, episode_id)
                 if replay is not None:
-                    _audit(session, records, "recordAdministration", "episode", episode_id, 201)
-                    session.commit()
                     return replay
             episode = _episode(session, records, episode_id, for_update=True)
             loaded = records.registry.get(new.instrument, new.version)
@@ -226,10 +224,8 @@ def record_administration(
         # Another request got there first: the same key replays it; else the session is taken.
         with records.database.session() as session:
             if idempotency_key is not None:
-                replay = _replay(session, records, idempotency_key, request_hash)
+                replay = _replay(session, records, idempotency_key, request_hash, episode_id)
                 if replay is not None:
-                    _audit(session, records, "recordAdministration", "episode", episode_id, 201)
-                    session.commit()
                     return replay
             taken = store.find_administration(
                 session, records.organization_id, episode_id, new.instrument, new.rater,
@@ -622,8 +618,9 @@ def _loaded_version(
 
 
 def _replay(
-    session: Session, records: Records, key: str, request_hash: str
+    session: Session, records: Records, key: str, request_hash: str, episode_id: uuid.UUID
 ) -> tuple[int, Json] | None:
+    """The stored response to this key (its replay is audited), or None if the key is new."""
     stored = store.get_idempotency(session, records.organization_id, key)
     if stored is None:
         return None
@@ -631,6 +628,8 @@ def _replay(
         raise IdempotencyKeyReusedError(
             "this Idempotency-Key was used with a different request; nothing was recorded"
         )
+    _audit(session, records, "recordAdministration", "episode", episode_id, stored.status_code)
+    session.commit()
     return stored.status_code, stored.response
 
 
