@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/srv/bordin \
     INSTRUMENTS_DIR=/srv/bordin/instruments \
+    GUIDANCE_FILE=/srv/bordin/guidance/catalogue.yaml \
     DATABASE_URL=sqlite:////srv/bordin/data/bordin.db
 
 WORKDIR /srv/bordin
@@ -21,6 +22,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY instruments ./instruments
+COPY guidance ./guidance
 COPY app ./app
 RUN mkdir -p /srv/bordin/data && chown bordin /srv/bordin/data
 

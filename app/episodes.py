@@ -35,6 +35,7 @@ from app.errors import (
     SessionAlreadyRecordedError,
     UnknownInstrumentError,
 )
+from app.guidance import Catalogue, flag_state
 from app.instruments.definition import (
     InstrumentDefinition,
     RaterDiscrepancyRule,
@@ -80,6 +81,8 @@ class Records:
 
     # Who is calling, for the audit events that writes append in their own transaction.
     caller: audit.Caller | None = None
+    # The repair guidance each flag is given (ids; the API renders them in a language).
+    guidance: Catalogue | None = None
 
     def for_organization(self, organization_id: uuid.UUID) -> Records:
         """The same records, seen by another organisation (the statistics cache is shared,
@@ -410,6 +413,8 @@ def _evaluate_episode(
     flags: list[Json] = []
     not_evaluated: list[Json] = []
     statistics: dict[str, dict[str, ScaleStatistics]] = {}
+    episode = store.get_episode(session, records.organization_id, episode_id)
+    setting = episode.setting if episode is not None else None
     for (instrument_id, rater), points in sorted(series.items()):
         try:
             definition = records.registry.get(instrument_id).definition
@@ -429,7 +434,20 @@ def _evaluate_episode(
             counterparts=counterparts,
         )
         labels = {"instrument": instrument_id, "rater": rater}
-        flags.extend({**labels, **flag} for flag in evaluation["flags"])
+        dimensions = {scale.id: scale.dimension for scale in definition.scales}
+        for flag in evaluation["flags"]:
+            entry: Json = {**labels, **flag}
+            if records.guidance is not None:
+                dimension = dimensions.get(flag["scale"])
+                entry["guidance"] = records.guidance.select(
+                    dimension=dimension.value if dimension else None,
+                    kinds=list(flag.get("kinds", [])),
+                    rule=flag["rule"],
+                    state=flag_state(flag["state"]),
+                    setting=setting,
+                    session=flag["session"],
+                )
+            flags.append(entry)
         not_evaluated.extend({**labels, **entry} for entry in evaluation["not_evaluated"])
     flags.sort(key=lambda flag: (flag["session"], flag["instrument"], flag["rater"]))
     return _EpisodeEvaluation(flags, not_evaluated)

@@ -23,6 +23,7 @@ from app.api.routes import BODY_MODELS, router, scoring_router
 from app.api.state import AppState
 from app.db import Database
 from app.episodes import Records
+from app.guidance import load_catalogue
 from app.instruments.registry import load_registry
 from app.keys import AuthenticationCache
 from app.logs import configure_logging
@@ -38,11 +39,13 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
-    """Load and check every instrument (fail fast, naming file and field), then build the app.
+    """Load and check every instrument and the guidance catalogue (fail fast, naming file and
+    field), then build the app.
 
     `database` lets tests hand in an engine they own; by default one is made from the URL.
     """
     registry = load_registry(settings.instruments_dir)
+    catalogue = load_catalogue(settings.guidance_file)
     database = database or Database.from_url(settings.database_url)
     # Every record belongs to the local organisation until API keys name one.
     records = Records(
@@ -50,6 +53,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         registry,
         LOCAL_ORGANIZATION_ID,
         statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
+        guidance=catalogue,
     )
     state = AppState(
         settings=settings,

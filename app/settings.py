@@ -24,6 +24,10 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "instruments",
         description="Folder of instrument definitions, <id>/<version>.yaml.",
     )
+    guidance_file: Path = Field(
+        default=PROJECT_ROOT / "guidance" / "catalogue.yaml",
+        description="The repair guidance catalogue.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413."

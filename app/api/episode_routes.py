@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -13,7 +13,7 @@ from app.api.auth import caller, secured
 from app.api.charts import trajectory_svg
 from app.api.language import accept_language
 from app.api.problems import problem_responses
-from app.api.routes import json_response
+from app.api.routes import json_response, localized
 from app.api.schemas import (
     AdministrationAcknowledgement,
     AdministrationCorrection,
@@ -129,6 +129,7 @@ def record_administration(
     body: AdministrationCreate,
     state: State,
     principal: Submitter,
+    lang: Lang,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Score and store an administration; the response carries the rupture flags it raised.
@@ -142,7 +143,7 @@ def record_administration(
     )
     if "records:write" not in principal.scopes:
         recorded = {key: recorded[key] for key in ACKNOWLEDGED}
-    return json_response(recorded, status_code=status)
+    return json_response(_with_guidance(recorded, "ruptures", state, lang), status_code=status)
 
 
 @router.get(
@@ -174,6 +175,7 @@ def correct_administration(
     body: AdministrationCorrection,
     state: State,
     principal: Writer,
+    lang: Lang,
 ) -> Response:
     """Record corrected answers; the original stays in the history and the series is
     evaluated again."""
@@ -184,7 +186,7 @@ def correct_administration(
         **body.model_dump(exclude={"responses"}),
         responses=body.responses,
     )
-    return json_response(corrected)
+    return json_response(_with_guidance(corrected, "ruptures", state, lang))
 
 
 @router.post(
@@ -219,6 +221,7 @@ def get_trajectory(
     episode_id: UUID,
     state: State,
     principal: Reader,
+    lang: Lang,
     instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
     rater: Annotated[Rater, Query()] = "client",
 ) -> Response:
@@ -226,7 +229,7 @@ def get_trajectory(
     could not evaluate yet."""
     records = _records(state, principal)
     series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
-    return json_response(series)
+    return localized(_with_guidance(series, "ruptures", state, lang), lang)
 
 
 @router.get(
@@ -265,9 +268,12 @@ def get_trajectory_chart(
     responses=problem_responses(401, 403, 404, 422),
     openapi_extra=secured("records:read"),
 )
-def list_episode_ruptures(episode_id: UUID, state: State, principal: Reader) -> Response:
-    """Every rupture flag of the episode, in its current state."""
-    return json_response(episodes.episode_ruptures(_records(state, principal), episode_id))
+def list_episode_ruptures(
+    episode_id: UUID, state: State, principal: Reader, lang: Lang
+) -> Response:
+    """Every rupture flag of the episode, in its current state, with its repair guidance."""
+    ruptures = episodes.episode_ruptures(_records(state, principal), episode_id)
+    return localized(_with_guidance(ruptures, "items", state, lang), lang)
 
 
 @router.get(
@@ -283,6 +289,18 @@ def get_instrument_statistics(instrument_id: str, state: State, principal: Reade
     rupture rules use where the definition declares no norm."""
     records = _records(state, principal)
     return json_response(episodes.instrument_statistics(records, instrument_id))
+
+
+def _with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) -> dict[str, Any]:
+    """The body with each flag's guidance ids rendered as texts in the caller's language."""
+    catalogue = state.records.guidance
+    if catalogue is None or field not in body:
+        return body
+    rendered = [
+        {**flag, "guidance": catalogue.render(flag.get("guidance", []), lang)}
+        for flag in body[field]
+    ]
+    return {**body, field: rendered}
 
 
 def _records(state: AppState, principal: Principal) -> episodes.Records:

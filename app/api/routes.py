@@ -21,6 +21,7 @@ from app.api.problems import domain_problem, problem_response, problem_responses
 from app.api.schemas import (
     BatchScoreRequest,
     BatchScoreResponse,
+    GuidanceCatalogue,
     Health,
     InstrumentDetail,
     InstrumentList,
@@ -89,6 +90,27 @@ async def get_problem_type(code: str) -> Response:
     return json_response(
         {"code": kind.code, "title": kind.title, "status": kind.status, "description": description}
     )
+
+
+@router.get(
+    "/v1/guidance",
+    operation_id="listGuidance",
+    tags=["guidance"],
+    response_model=GuidanceCatalogue,
+    responses=problem_responses(422),
+)
+async def list_guidance(state: State, lang: Lang) -> Response:
+    """The repair guidance catalogue, for front-ends that show it on their own."""
+    catalogue = state.records.guidance
+    assert catalogue is not None  # create_app always loads it
+    items = [
+        {
+            **catalogue.render([entry.id], lang)[0],
+            "applies": entry.applies.model_dump(mode="json", exclude_defaults=True),
+        }
+        for entry in catalogue.entries
+    ]
+    return localized({"version": catalogue.version, "items": items}, lang)
 
 
 @router.get(

@@ -576,6 +576,44 @@ class RevisionView(WireModel):
     created_at: AwareDatetime
 
 
+class GuidanceView(WireModel):
+    """A next clinical step for a flag, in the caller's language, with its sources."""
+
+    model_config = example(
+        {
+            "id": "bond-rupture",
+            "text": "Attend to the relationship itself: ask whether the client felt heard…",
+            "sources": ["Bordin 1979"],
+        }
+    )
+
+    id: str
+    text: str
+    sources: list[str]
+
+
+class GuidanceEntryView(GuidanceView):
+    """A catalogue entry: its text, its sources, and the flags it applies to."""
+
+    model_config = example(
+        {
+            "id": "bond-rupture",
+            "text": "Attend to the relationship itself: ask whether the client felt heard…",
+            "sources": ["Bordin 1979"],
+            "applies": {"dimensions": ["bond"], "states": ["new", "unrepaired"]},
+        }
+    )
+
+    applies: dict[str, Any]
+
+
+class GuidanceCatalogue(WireModel):
+    model_config = example({"version": "1.0.0", "items": []})
+
+    version: str
+    items: list[GuidanceEntryView]
+
+
 class EpisodeRuptureFlag(RuptureFlag):
     """A rupture flag of an episode's series, with its repair state."""
 
@@ -601,6 +639,9 @@ class EpisodeRuptureFlag(RuptureFlag):
     repaired_at: dict[str, Any] | None = None
     state: Literal["repaired", "unrepaired", "pending"] | None = None
     counterpart: dict[str, Any] | None = None
+    guidance: list[GuidanceView] = Field(
+        default=[], description="Next clinical steps for this flag, in the caller's language."
+    )
 
 
 class NotEvaluatedView(WireModel):

@@ -125,12 +125,17 @@ def load_registry(folder: Path) -> InstrumentRegistry:
     return InstrumentRegistry(loaded)
 
 
-def load_definition(path: Path) -> InstrumentDefinition:
-    """Parse and validate one definition file, or raise `DefinitionLoadError` naming it."""
+def read_yaml(path: Path) -> Any:
+    """A YAML file's document (safe loader, duplicate keys refused), or `DefinitionLoadError`."""
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise DefinitionLoadError([f"{path}: {_one_line(str(error))}"]) from error
+
+
+def load_definition(path: Path) -> InstrumentDefinition:
+    """Parse and validate one definition file, or raise `DefinitionLoadError` naming it."""
+    document = read_yaml(path)
     try:
         return InstrumentDefinition.model_validate(document)
     except ValidationError as error:

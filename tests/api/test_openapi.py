@@ -39,6 +39,7 @@ OPERATIONS = {
     ("delete", "/v1/api-keys/{key_id}"): "revokeApiKey",
     ("delete", "/v1/episodes/{episode_id}"): "eraseEpisode",
     ("get", "/v1/audit-events"): "listAuditEvents",
+    ("get", "/v1/guidance"): "listGuidance",
 }
 
 
@@ -105,7 +106,7 @@ def test_every_example_is_valid_for_its_own_schema() -> None:
         TypeAdapter(model).validate_python(example)
 
 
-PUBLIC = {"getHealth", "getProblemType", "listInstruments", "getInstrument"}
+PUBLIC = {"getHealth", "getProblemType", "listInstruments", "getInstrument", "listGuidance"}
 
 
 def test_every_operation_with_data_declares_the_api_key_and_its_scopes(
