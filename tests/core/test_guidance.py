@@ -15,7 +15,9 @@ from app.settings import Settings
 
 CATALOGUE: Catalogue = load_catalogue(Settings().guidance_file)
 CASES = yaml.safe_load(
-    (Path(__file__).resolve().parent.parent / "cases" / "guidance.yaml").read_text(encoding="utf-8")
+    (Path(__file__).resolve().parent.parent / "cases" / "guidance" / "selection.yaml").read_text(
+        encoding="utf-8"
+    )
 )["cases"]
 
 
