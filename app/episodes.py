@@ -84,13 +84,9 @@ class Records:
     # The repair guidance each flag is given (ids; the API renders them in a language).
     guidance: Catalogue | None = None
 
-    def for_organization(self, organization_id: uuid.UUID) -> Records:
-        """The same records, seen by another organisation (the statistics cache is shared,
-        keyed by organisation)."""
-        return replace(self, organization_id=organization_id)
-
     def for_caller(self, organization_id: uuid.UUID, caller: audit.Caller) -> Records:
-        """The records of the caller's organisation; writes audit themselves as `caller`."""
+        """The records of the caller's organisation (the statistics cache is shared, keyed by
+        organisation); writes audit themselves as `caller`."""
         return replace(self, organization_id=organization_id, caller=caller)
 
 
