@@ -161,6 +161,7 @@ class NewAdministration:
     session: int
     administered_at: datetime
     responses: Mapping[str, object]
+    encounter_ref: str | None = None
 
 
 def record_administration(
@@ -191,6 +192,7 @@ def record_administration(
                 instrument_id=loaded.id,
                 rater=new.rater,
                 session=new.session,
+                encounter_ref=new.encounter_ref,
                 created_at=now,
             )
             store.ensure_definition(session, definition_row(loaded, now))
@@ -648,9 +650,10 @@ def _replay(
 
 
 def _request_hash(episode_id: uuid.UUID, new: NewAdministration) -> str:
-    canonical = orjson.dumps(
-        {"episode": str(episode_id), **new.__dict__}, option=orjson.OPT_SORT_KEYS
-    )
+    fields = dict(new.__dict__)
+    if fields["encounter_ref"] is None:
+        del fields["encounter_ref"]  # so that keys stored before it existed still replay
+    canonical = orjson.dumps({"episode": str(episode_id), **fields}, option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
@@ -680,6 +683,7 @@ def _administration_view(
         "definition_hash": current.definition_hash,
         "rater": administration.rater,
         "session": administration.session,
+        "encounter_ref": administration.encounter_ref,
         "administered_at": current.administered_at,
         "status": current.status,
         "revision": current.revision,

@@ -6,9 +6,10 @@ Each class's docstring documents its problem type, served at `GET /problems/{cod
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from app.core.results import ItemError
+from app.fhir.outcome import operation_outcome_issues
 
 
 class DomainError(Exception):
@@ -23,6 +24,8 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors or []
         self.headers: dict[str, str] = {}
+        # Extension members of the problem (RFC 9457 section 3.2), e.g. FHIR `issue`.
+        self.members: dict[str, Any] = {}
 
 
 class UnknownInstrumentError(DomainError):
@@ -46,6 +49,23 @@ class InvalidResponsesError(DomainError):
     def __init__(self, errors: list[ItemError]) -> None:
         items = ", ".join(str(error["loc"][-1]) for error in errors)
         super().__init__(f"{len(errors)} response(s) cannot be scored: item(s) {items}", errors)
+
+
+class QuestionnaireResponseMismatchError(DomainError):
+    """The FHIR QuestionnaireResponse does not match its Questionnaire: an unknown canonical
+    url or version, an unknown `linkId`, an answer of the wrong type, an answer code or value
+    the item does not offer, or a response that is not completed. `errors` locates each
+    mismatch (`["item", linkId, ...]`), and `issue` repeats them as the issues of a FHIR
+    OperationOutcome, with FHIRPath expressions. Nothing was scored or stored."""
+
+    status = 422
+    code = "questionnaire_response_mismatch"
+    title = "QuestionnaireResponse does not match its Questionnaire"
+
+    def __init__(self, errors: list[ItemError]) -> None:
+        where = ", ".join("/".join(str(part) for part in error["loc"]) for error in errors)
+        super().__init__(f"{len(errors)} mismatch(es): {where}", errors)
+        self.members = {"issue": operation_outcome_issues(errors)}
 
 
 class BatchTooLargeError(DomainError):

@@ -15,6 +15,8 @@ from app.api.auth import add_security_scheme
 from app.api.body import add_body_schemas
 from app.api.context import RequestContext, database_auditor
 from app.api.episode_routes import router as episode_router
+from app.api.fhir_routes import FHIR_BODY_MODELS
+from app.api.fhir_routes import router as fhir_router
 from app.api.key_routes import audit_router
 from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit, RateLimiter
@@ -92,13 +94,14 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             *scoring_router.routes,
             *router.routes,
             *episode_router.routes,
+            *fhir_router.routes,
             *key_router.routes,
             *audit_router.routes,
         ],
     )
     app.state.bordin = state
     install_problem_handlers(app)
-    add_body_schemas(app, BODY_MODELS)
+    add_body_schemas(app, (*BODY_MODELS, *FHIR_BODY_MODELS))
     add_security_scheme(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

@@ -117,6 +117,8 @@ class Administration(Base):
     instrument_id: Mapped[str] = mapped_column(String(64))
     rater: Mapped[str] = mapped_column(String(16))
     session: Mapped[int] = mapped_column(Integer)
+    # The caller's opaque reference of the encounter (visit) it belongs to, e.g. an EHR id.
+    encounter_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (

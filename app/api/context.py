@@ -95,6 +95,7 @@ SELF_AUDITED = frozenset(
     {
         "createEpisode",
         "recordAdministration",
+        "recordQuestionnaireResponse",  # audited by the use case as recordAdministration
         "correctAdministration",
         "withdrawAdministration",
         "eraseEpisode",

@@ -65,7 +65,7 @@ IdempotencyKey = Annotated[
 )
 def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Response:
     """Open an episode of care. Patient and clinician are the caller's opaque references."""
-    episode = episodes.create_episode(_records(state, principal), **body.model_dump())
+    episode = episodes.create_episode(records_of(state, principal), **body.model_dump())
     return json_response(episode, status_code=201)
 
 
@@ -85,7 +85,7 @@ def list_episodes(
 ) -> Response:
     """Episodes, oldest first; `patient_ref` narrows them to one patient."""
     page = episodes.list_episodes(
-        _records(state, principal), patient_ref=patient_ref, limit=limit, cursor=cursor
+        records_of(state, principal), patient_ref=patient_ref, limit=limit, cursor=cursor
     )
     return json_response(page)
 
@@ -101,7 +101,7 @@ def list_episodes(
 def erase_episode(episode_id: UUID, state: State, principal: Admin) -> Response:
     """Right to erasure: the episode and everything recorded in it are deleted for good.
     The audit trail keeps that it happened, not what was erased."""
-    episodes.erase_episode(_records(state, principal), episode_id)
+    episodes.erase_episode(records_of(state, principal), episode_id)
     return Response(status_code=204)
 
 
@@ -113,7 +113,7 @@ def erase_episode(episode_id: UUID, state: State, principal: Admin) -> Response:
     openapi_extra=secured("records:read"),
 )
 def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
-    return json_response(episodes.get_episode(_records(state, principal), episode_id))
+    return json_response(episodes.get_episode(records_of(state, principal), episode_id))
 
 
 @router.post(
@@ -139,11 +139,11 @@ def record_administration(
         **body.model_dump(exclude={"responses"}), responses=body.responses
     )
     status, recorded = episodes.record_administration(
-        _records(state, principal), episode_id, new, idempotency_key
+        records_of(state, principal), episode_id, new, idempotency_key
     )
     if "records:write" not in principal.scopes:
         recorded = {key: recorded[key] for key in ACKNOWLEDGED}
-    return json_response(_with_guidance(recorded, "ruptures", state, lang), status_code=status)
+    return json_response(with_guidance(recorded, "ruptures", state, lang), status_code=status)
 
 
 @router.get(
@@ -157,7 +157,7 @@ def list_administrations(
     episode_id: UUID, state: State, principal: Reader, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     """The episode's administrations in their current state, by session, with their history."""
-    records = _records(state, principal)
+    records = records_of(state, principal)
     page = episodes.list_administrations(records, episode_id, limit=limit, cursor=cursor)
     return json_response(page)
 
@@ -180,13 +180,13 @@ def correct_administration(
     """Record corrected answers; the original stays in the history and the series is
     evaluated again."""
     corrected = episodes.correct_administration(
-        _records(state, principal),
+        records_of(state, principal),
         episode_id,
         administration_id,
         **body.model_dump(exclude={"responses"}),
         responses=body.responses,
     )
-    return json_response(_with_guidance(corrected, "ruptures", state, lang))
+    return json_response(with_guidance(corrected, "ruptures", state, lang))
 
 
 @router.post(
@@ -205,7 +205,7 @@ def withdraw_administration(
 ) -> Response:
     """Withdraw an administration (it stays in the history); the series is evaluated again."""
     withdrawn = episodes.withdraw_administration(
-        _records(state, principal), episode_id, administration_id, reason=body.reason
+        records_of(state, principal), episode_id, administration_id, reason=body.reason
     )
     return json_response(withdrawn)
 
@@ -227,9 +227,9 @@ def get_trajectory(
 ) -> Response:
     """One series: scale scores by session, its flags with repair state, and the rules it
     could not evaluate yet."""
-    records = _records(state, principal)
+    records = records_of(state, principal)
     series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
-    return localized(_with_guidance(series, "ruptures", state, lang), lang)
+    return localized(with_guidance(series, "ruptures", state, lang), lang)
 
 
 @router.get(
@@ -255,7 +255,7 @@ def get_trajectory_chart(
 ) -> Response:
     """The trajectory as a chart clinicians can look at: each scale's POMP by session, the
     cut-off's alert band, rupture flags marked and joined to the session that repaired them."""
-    records = _records(state, principal)
+    records = records_of(state, principal)
     series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
     chart = trajectory_svg(series, state.registry.get(instrument).definition, lang)
     return Response(chart, media_type="image/svg+xml", headers={"Content-Language": lang})
@@ -272,8 +272,8 @@ def list_episode_ruptures(
     episode_id: UUID, state: State, principal: Reader, lang: Lang
 ) -> Response:
     """Every rupture flag of the episode, in its current state, with its repair guidance."""
-    ruptures = episodes.episode_ruptures(_records(state, principal), episode_id)
-    return localized(_with_guidance(ruptures, "items", state, lang), lang)
+    ruptures = episodes.episode_ruptures(records_of(state, principal), episode_id)
+    return localized(with_guidance(ruptures, "items", state, lang), lang)
 
 
 @router.get(
@@ -287,11 +287,11 @@ def list_episode_ruptures(
 def get_instrument_statistics(instrument_id: str, state: State, principal: Reader) -> Response:
     """The organisation's own count, mean, SD and Cronbach's alpha per scale: what the
     rupture rules use where the definition declares no norm."""
-    records = _records(state, principal)
+    records = records_of(state, principal)
     return json_response(episodes.instrument_statistics(records, instrument_id))
 
 
-def _with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) -> dict[str, Any]:
+def with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) -> dict[str, Any]:
     """The body with each flag's guidance ids rendered as texts in the caller's language."""
     catalogue = state.records.guidance
     if catalogue is None or field not in body:
@@ -303,7 +303,7 @@ def _with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str)
     return {**body, field: rendered}
 
 
-def _records(state: AppState, principal: Principal) -> episodes.Records:
+def records_of(state: AppState, principal: Principal) -> episodes.Records:
     """The records the caller's organisation owns; its writes audit themselves as the caller."""
     caller = audit.Caller(principal.key_id, request_id.get() or "")
     return state.records.for_caller(principal.organization_id, caller)

@@ -53,7 +53,7 @@ def problem_body(
 
 
 def domain_problem(error: DomainError, instance: str | None = None) -> dict[str, Any]:
-    return problem_body(
+    body = problem_body(
         error.status,
         code=error.code,
         title=error.title,
@@ -61,6 +61,7 @@ def domain_problem(error: DomainError, instance: str | None = None) -> dict[str,
         errors=error.errors,
         instance=instance,
     )
+    return {**body, **error.members}
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

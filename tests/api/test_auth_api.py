@@ -19,6 +19,18 @@ from app.tables import LOCAL_ORGANIZATION_ID, ApiKey
 
 SRS = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
 KeyMaker = Callable[..., str]
+# The same session 2 as a FHIR QuestionnaireResponse, for the FHIR routes.
+SRS_RESPONSE = {
+    "resourceType": "QuestionnaireResponse",
+    "questionnaire": "https://bordin.dev/fhir/Questionnaire/srs",
+    "status": "completed",
+    "subject": {"identifier": {"value": "p"}},
+    "authored": "2026-03-02T10:00:00+01:00",
+    "extension": [
+        {"url": "https://bordin.dev/fhir/StructureDefinition/session-number", "valueInteger": 2}
+    ],
+    "item": [{"linkId": item, "answer": [{"valueDecimal": value}]} for item, value in SRS.items()],
+}
 
 
 @pytest.fixture
@@ -79,6 +91,8 @@ def _patient_data_routes(ids: dict[str, str]) -> list[tuple[str, str, dict[str, 
         ("GET", "/v1/instruments/srs/statistics", None),
         ("POST", "/v1/scores", {"instrument": "srs", "responses": SRS}),
         ("POST", "/v1/scores/batch", {"instrument": "srs", "rows": []}),
+        ("POST", "/v1/scores/fhir", SRS_RESPONSE),
+        ("POST", f"/v1/episodes/{episode}/questionnaire-responses", SRS_RESPONSE),
         ("GET", "/v1/api-keys", None),
     ]
 
@@ -116,7 +130,7 @@ def _granting(method: str, path: str) -> set[str]:
         return {"scores"}
     if path == "/v1/api-keys":
         return {"admin"}
-    if method == "POST" and path.endswith("/administrations"):
+    if method == "POST" and path.endswith(("/administrations", "/questionnaire-responses")):
         return {"records:write", "submit"}
     return {"records:read"} if method == "GET" else {"records:write"}
 

@@ -40,6 +40,10 @@ OPERATIONS = {
     ("delete", "/v1/episodes/{episode_id}"): "eraseEpisode",
     ("get", "/v1/audit-events"): "listAuditEvents",
     ("get", "/v1/guidance"): "listGuidance",
+    ("get", "/v1/instruments/{instrument_id}/questionnaire"): "getQuestionnaire",
+    ("get", "/v1/code-system"): "getCodeSystem",
+    ("post", "/v1/scores/fhir"): "scoreQuestionnaireResponse",
+    ("post", "/v1/episodes/{episode_id}/questionnaire-responses"): "recordQuestionnaireResponse",
 }
 
 
@@ -84,6 +88,16 @@ def test_bodies_and_results_are_named_schemas_with_examples(document: dict[str, 
     assert ok == {"$ref": "#/components/schemas/ScoreResult"}
 
 
+def test_fhir_operations_declare_fhir_json_with_named_schemas(document: dict[str, Any]) -> None:
+    record = document["paths"]["/v1/episodes/{episode_id}/questionnaire-responses"]["post"]
+    for media in ("application/fhir+json", "application/json"):
+        schema = record["requestBody"]["content"][media]["schema"]
+        assert schema == {"$ref": "#/components/schemas/FhirQuestionnaireResponse"}
+    created = record["responses"]["201"]["content"]["application/fhir+json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/FhirBundle"}
+    assert "issue" in document["components"]["schemas"]["Problem"]["properties"]
+
+
 def test_every_schema_has_an_example(document: dict[str, Any]) -> None:
     missing = [name for name, schema in document["components"]["schemas"].items()
                if "example" not in schema]  # fmt: skip
@@ -106,7 +120,10 @@ def test_every_example_is_valid_for_its_own_schema() -> None:
         TypeAdapter(model).validate_python(example)
 
 
-PUBLIC = {"getHealth", "getProblemType", "listInstruments", "getInstrument", "listGuidance"}
+PUBLIC = {
+    "getHealth", "getProblemType", "listInstruments", "getInstrument", "listGuidance",
+    "getQuestionnaire", "getCodeSystem",
+}  # fmt: skip
 
 
 def test_every_operation_with_data_declares_the_api_key_and_its_scopes(

@@ -1,0 +1,167 @@
+"""FHIR R4 routes: Questionnaires, the CodeSystem, scoring and recording QuestionnaireResponses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app import fhir_exchange
+from app.api.auth import caller, scoring_caller, secured
+from app.api.body import is_json
+from app.api.episode_routes import ACKNOWLEDGED, IdempotencyKey, records_of, with_guidance
+from app.api.language import accept_language
+from app.api.problems import problem_responses
+from app.api.schemas import (
+    FhirBundle,
+    FhirCodeSystem,
+    FhirQuestionnaire,
+    FhirQuestionnaireResponse,
+    Language,
+)
+from app.api.state import AppState, app_state, state_of
+from app.errors import MalformedJsonError, UnsupportedMediaTypeError
+from app.fhir.questionnaire import questionnaire
+from app.fhir.terms import code_system
+from app.keys import Principal
+
+FHIR_MEDIA_TYPE = "application/fhir+json"
+
+router = APIRouter(tags=["fhir"])
+State = Annotated[AppState, Depends(app_state)]
+Lang = Annotated[Language, Depends(accept_language)]
+Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
+
+
+class FhirResponse(JSONResponse):
+    """FHIR JSON, written with orjson (a JSONResponse, so that OpenAPI shows its schema)."""
+
+    media_type = FHIR_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body, read before a sync route runs in its thread."""
+    return await request.body()
+
+
+def fhir_body(model: type[FhirQuestionnaireResponse]) -> dict[str, Any]:
+    """`openapi_extra` of a route that reads a FHIR resource (FHIR or plain JSON)."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    content = {media: {"schema": schema} for media in (FHIR_MEDIA_TYPE, "application/json")}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.get(
+    "/v1/instruments/{instrument_id}/questionnaire",
+    operation_id="getQuestionnaire",
+    response_model=FhirQuestionnaire,
+    response_class=FhirResponse,
+    responses=problem_responses(404, 422),
+)
+async def get_questionnaire(
+    instrument_id: str,
+    state: State,
+    version: Annotated[str | None, Query(description="A loaded version; latest if absent.")] = None,
+) -> Response:
+    """The instrument as a FHIR R4 Questionnaire: `linkId` is the item id, answer options
+    carry their scoring weights (`ordinalValue`, `itemWeight`), French in `translation`."""
+    loaded = state.registry.get(instrument_id, version)
+    return FhirResponse(questionnaire(loaded.definition, loaded.definition_hash))
+
+
+@router.get(
+    "/v1/code-system",
+    operation_id="getCodeSystem",
+    response_model=FhirCodeSystem,
+    response_class=FhirResponse,
+    responses=problem_responses(422),
+)
+async def get_code_system(state: State) -> Response:
+    """Bordin's FHIR CodeSystem: the codes of the Observations and Flags it writes."""
+    return FhirResponse(code_system(loaded.definition for loaded in state.registry.latest()))
+
+
+@router.post(
+    "/v1/scores/fhir",
+    operation_id="scoreQuestionnaireResponse",
+    tags=["scoring"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
+    openapi_extra={**fhir_body(FhirQuestionnaireResponse), **secured("scores")},
+)
+async def score_questionnaire_response(request: Request) -> Response:
+    """Score a QuestionnaireResponse: a Bundle of one Observation per scale, derived from it.
+    Nothing is stored. A response that does not match its Questionnaire is a 422 problem
+    whose `issue` is an OperationOutcome's."""
+    await scoring_caller(request)
+    resource = _resource(await request.body(), request.headers.get("content-type"))
+    registry = state_of(request).registry
+    bundle = fhir_exchange.score_questionnaire_response(registry, resource, datetime.now(UTC))
+    return FhirResponse(bundle)
+
+
+@router.post(
+    "/v1/episodes/{episode_id}/questionnaire-responses",
+    operation_id="recordQuestionnaireResponse",
+    status_code=201,
+    tags=["episodes"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    openapi_extra={**fhir_body(FhirQuestionnaireResponse), **secured("records:write", "submit")},
+)
+def record_questionnaire_response(
+    episode_id: UUID,
+    request_body: Annotated[bytes, Depends(raw_body)],
+    request: Request,
+    state: State,
+    principal: Submitter,
+    lang: Lang,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Record a QuestionnaireResponse in an episode, exactly as the JSON route would (same
+    row, same flags, same Idempotency-Key rules). The answer is a Bundle of the response,
+    its Observations and a Flag per rupture flag it raised, with its repair guidance as
+    text. A `submit` key gets back only the response with its id."""
+    resource = _resource(request_body, request.headers.get("content-type"))
+    records = records_of(state, principal)
+    recorded = fhir_exchange.record_questionnaire_response(
+        records, episode_id, resource, idempotency_key
+    )
+    administration = recorded.administration
+    if "records:write" not in principal.scopes:
+        acknowledged = {key: administration[key] for key in ACKNOWLEDGED}
+        minimal = {
+            "resourceType": "QuestionnaireResponse",
+            "id": acknowledged["id"],
+            "questionnaire": resource["questionnaire"],
+            "status": resource["status"],
+        }
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": minimal}]}
+        return FhirResponse(bundle, status_code=recorded.status)
+    flags = with_guidance(administration, "ruptures", state, lang)["ruptures"]
+    bundle = fhir_exchange.recorded_bundle(recorded, resource, flags)
+    return FhirResponse(bundle, status_code=recorded.status)
+
+
+# The routes that read their body themselves: their schemas go into the OpenAPI document.
+FHIR_BODY_MODELS = (FhirQuestionnaireResponse,)
+
+
+def _resource(body: bytes, content_type: str | None) -> Any:
+    if not is_json(content_type):
+        raise UnsupportedMediaTypeError(
+            f"send {FHIR_MEDIA_TYPE} or application/json, not {content_type or 'nothing'}"
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedJsonError("the request body is not valid JSON") from None

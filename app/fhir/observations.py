@@ -1,0 +1,252 @@
+"""Scores as FHIR R4 Observations and rupture flags as FHIR Flags, in a collection Bundle.
+
+Each scale is an Observation of its own; the total, where the instrument has one, lists
+the subscales it contains in `hasMember`. Subscales are not `component`s because each is
+read, trended and flagged on its own (a bond rupture is a flag on the bond Observation's
+series), and components cannot carry their own interpretation, method or absent reason.
+The item mean and the POMP of a scale are its components: they mean nothing without it.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.results import ScoreResult
+from app.fhir.terms import (
+    COMPONENTS,
+    DATA_ABSENT_REASON,
+    EQUIVALENT_CODES,
+    FLAG_CATEGORY,
+    GUIDANCE_EXTENSION,
+    INTERPRETATION,
+    OBSERVATION_CATEGORY,
+    RULES,
+    UCUM,
+    Json,
+    coding,
+    rule_code,
+    scale_code,
+    scale_display,
+)
+from app.instruments.definition import InstrumentDefinition
+
+ABSENT_REASONS = {"too_many_missing": "unknown", "not_applicable": "not-applicable"}
+# The v3 interpretation of a flag on one administration, by the side of the cut-off.
+ZONE_INTERPRETATIONS = {"at_or_below": "L", "below": "L", "at_or_above": "H", "above": "H"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where the scores come from: the response's subject, encounter and time.
+
+    `seed` makes resource ids stable: the same administration always gives the same ids.
+    """
+
+    seed: uuid.UUID
+    subject: Json | None
+    encounter: Json | None
+    effective: str | None
+    issued: str
+
+
+def score_bundle(
+    definition: InstrumentDefinition,
+    result: ScoreResult,
+    context: Context,
+    response: Json,
+    flags: Sequence[Json] = (),
+) -> Json:
+    """A collection Bundle: the QuestionnaireResponse, one Observation per scale, derived
+    from it, and a Flag per rupture flag (with its repair guidance as text)."""
+    response_url = _urn(context, "QuestionnaireResponse")
+    entries = [{"fullUrl": response_url, "resource": response}]
+    observations = {
+        scale.id: _observation(definition, result, scale.id, context, response_url)
+        for scale in definition.scales
+    }
+    total = next((scale for scale in definition.scales if scale.id == "total"), None)
+    if total is not None:
+        members = [
+            {"reference": _urn(context, f"Observation/{scale.id}")}
+            for scale in definition.scales
+            if scale.id != "total" and set(scale.items) <= set(total.items)
+        ]
+        if members:
+            observations["total"]["hasMember"] = members
+    entries += [
+        {"fullUrl": _urn(context, f"Observation/{scale_id}"), "resource": observation}
+        for scale_id, observation in observations.items()
+    ]
+    entries += [
+        {
+            "fullUrl": _urn(context, f"Flag/{_flag_key(flag)}"),
+            "resource": flag_resource(definition, flag, context),
+        }
+        for flag in flags
+    ]
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid5(context.seed, "Bundle")),
+        "type": "collection",
+        "timestamp": context.issued,
+        "entry": entries,
+    }
+
+
+def _observation(
+    definition: InstrumentDefinition,
+    result: ScoreResult,
+    scale_id: str,
+    context: Context,
+    response_url: str,
+) -> Json:
+    scale = result["scales"][scale_id]
+    code = coding(scale_code(definition.id, scale_id), scale_display(definition, scale_id))
+    observation: Json = {
+        "resourceType": "Observation",
+        "id": str(uuid.uuid5(context.seed, f"Observation/{scale_id}")),
+        "status": "final",
+        "category": [
+            {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
+        ],
+        "code": {
+            "coding": [code, *EQUIVALENT_CODES.get((definition.id, scale_id), [])],
+            "text": code["display"],
+        },
+        **_references(context),
+        "issued": context.issued,
+        "method": {
+            "text": (
+                f"Bordin scoring of {definition.id} {definition.version}"
+                f" (definition {result['definition_hash']})"
+            )
+        },
+        "derivedFrom": [{"reference": response_url}],
+    }
+    # A reported rupture counts the answered markers even when the scale cannot be scored.
+    interpretations = [
+        _interpretation(flag) for flag in result["flags"] if flag["scale"] == scale_id
+    ]
+    if interpretations:
+        observation["interpretation"] = interpretations
+    if scale["score"] is None:
+        reason = scale["reason"] or "too_many_missing"
+        observation["dataAbsentReason"] = {
+            "coding": [{"system": DATA_ABSENT_REASON, "code": ABSENT_REASONS[reason]}],
+            "text": f"{reason}: {scale['answered']} of {scale['expected']} items answered",
+        }
+        return observation
+    observation["valueQuantity"] = _score(scale["score"])
+    observation["referenceRange"] = [{"low": _score(scale["min"]), "high": _score(scale["max"])}]
+    observation["component"] = [
+        {
+            "code": {"coding": [coding("item-mean", COMPONENTS["item-mean"])]},
+            "valueQuantity": _score(scale["mean"]),
+        },
+        {
+            "code": {"coding": [coding("pomp", COMPONENTS["pomp"])]},
+            "valueQuantity": {"value": scale["pomp"], "unit": "%", "system": UCUM, "code": "%"},
+        },
+    ]
+    if scale["prorated"]:
+        observation["note"] = [
+            {"text": f"Prorated from {scale['answered']} of {scale['expected']} items answered."}
+        ]
+    return observation
+
+
+def _interpretation(flag: Any) -> Json:
+    """A flag of this one administration (below a cut-off, a reported rupture)."""
+    level = ZONE_INTERPRETATIONS.get(flag.get("alert_zone", ""), "A")
+    return {
+        "coding": [
+            {"system": INTERPRETATION, "code": level},
+            coding(rule_code(flag["rule"]), RULES[flag["rule"]]),
+        ],
+        "text": (
+            f"{RULES[flag['rule']]}: {flag['value']:g} against {flag['threshold']:g}"
+            f" ({flag['citation']})"
+        ),
+    }
+
+
+def flag_resource(definition: InstrumentDefinition, flag: Json, context: Context) -> Json:
+    """A rupture flag as a FHIR Flag. Its narrative says what was seen and what the
+    guidance suggests trying next, in the caller's language; the guidance is also an
+    extension, one entry per catalogue entry, for systems that show it on their own."""
+    repaired = flag.get("state") == "repaired"
+    scale = next((scale for scale in definition.scales if scale.id == flag["scale"]), None)
+    scale_label = scale.label.en if scale is not None else flag["scale"]
+    summary = (
+        f"Alliance rupture on {definition.title.en}, {scale_label}, session {flag['session']}"
+        f" ({_rule_text(flag['rule'])}; {flag.get('state') or 'no repair window'})"
+    )
+    resource: Json = {
+        "resourceType": "Flag",
+        "id": str(uuid.uuid5(context.seed, f"Flag/{_flag_key(flag)}")),
+        "text": {"status": "generated", "div": _narrative(summary, flag.get("guidance", []))},
+        "status": "inactive" if repaired else "active",
+        "category": [
+            {"coding": [{"system": FLAG_CATEGORY, "code": "clinical", "display": "Clinical"}]}
+        ],
+        "code": {
+            "coding": [coding(rule_code(flag["rule"]), _rule_text(flag["rule"]))],
+            "text": summary,
+        },
+        "subject": context.subject or {"display": "unknown patient"},
+    }
+    if context.encounter is not None:
+        resource["encounter"] = context.encounter
+    if context.effective is not None:
+        resource["period"] = {"start": context.effective}
+    if flag.get("guidance"):
+        resource["extension"] = [_guidance_extension(entry) for entry in flag["guidance"]]
+    return resource
+
+
+def _rule_text(rule: str) -> str:
+    return RULES.get(rule) or rule
+
+
+def _guidance_extension(entry: Json) -> Json:
+    return {
+        "url": GUIDANCE_EXTENSION,
+        "extension": [
+            {"url": "id", "valueCode": entry["id"]},
+            {"url": "text", "valueString": entry["text"]},
+            *({"url": "source", "valueString": source} for source in entry["sources"]),
+        ],
+    }
+
+
+def _narrative(summary: str, guidance: Sequence[Json]) -> str:
+    items = "".join(f"<li>{html.escape(entry['text'])}</li>" for entry in guidance)
+    steps = f"<ul>{items}</ul>" if items else ""
+    return f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{html.escape(summary)}</p>{steps}</div>'
+
+
+def _references(context: Context) -> Json:
+    references: Json = {}
+    if context.subject is not None:
+        references["subject"] = context.subject
+    if context.encounter is not None:
+        references["encounter"] = context.encounter
+    if context.effective is not None:
+        references["effectiveDateTime"] = context.effective
+    return references
+
+
+def _score(value: float | None) -> Json:
+    return {"value": value, "unit": "{score}", "system": UCUM, "code": "{score}"}
+
+
+def _flag_key(flag: Json) -> str:
+    return f"{flag['instrument']}/{flag['rater']}/{flag['rule']}/{flag['scale']}/{flag['session']}"
+
+
+def _urn(context: Context, name: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(context.seed, name)}"

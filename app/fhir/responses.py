@@ -1,0 +1,254 @@
+"""Reading a FHIR R4 QuestionnaireResponse against the Questionnaire of one of our instruments.
+
+Every mismatch is collected, each located at the element it concerns (the item by its
+`linkId`), so that one refusal names everything that is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.results import ItemError, ScoreResult
+from app.errors import (
+    InvalidResponsesError,
+    QuestionnaireResponseMismatchError,
+    UnknownInstrumentError,
+)
+from app.fhir.questionnaire import answer_code, choice_values, is_choice
+from app.fhir.terms import (
+    RATER_EXTENSION,
+    SESSION_EXTENSION,
+    Json,
+    answer_system,
+    questionnaire_url,
+)
+from app.instruments.registry import InstrumentRegistry, LoadedInstrument
+
+# Who filled the form in, by the resource type of `QuestionnaireResponse.source`.
+RATER_BY_SOURCE = {
+    "Patient": "client",
+    "Practitioner": "therapist",
+    "PractitionerRole": "therapist",
+    "RelatedPerson": "observer",
+}
+COMPLETE = ("completed", "amended")
+
+
+@dataclass(frozen=True)
+class ReadResponse:
+    """What a QuestionnaireResponse says, in Bordin's terms."""
+
+    loaded: LoadedInstrument
+    version: str | None  # as the canonical names it; None for the latest
+    responses: dict[str, object]
+    result: ScoreResult
+    subject: Json | None
+    encounter: Json | None
+    authored: str | None
+    session: int | None
+    rater: str | None
+    session_error: ItemError | None
+
+
+def read_response(resource: Any, registry: InstrumentRegistry) -> ReadResponse:
+    """The instrument and answers of `resource`, or a refusal naming every mismatch.
+
+    Choice items take a `valueCoding` whose code is one of the Questionnaire's options (its
+    system, if given, must be the instrument's answer system); decimal items take a
+    `valueDecimal`. An item without an answer is not answered. Range and step are checked
+    by the scorer, like any other answer; its result is kept.
+    """
+    if not isinstance(resource, dict) or resource.get("resourceType") != "QuestionnaireResponse":
+        raise QuestionnaireResponseMismatchError(
+            [
+                _error(
+                    ["resourceType"],
+                    "not_a_questionnaire_response",
+                    "expected a QuestionnaireResponse",
+                )
+            ]
+        )
+    errors: list[ItemError] = []
+    loaded = _questionnaire(resource.get("questionnaire"), registry, errors)
+    status = resource.get("status")
+    if status not in COMPLETE:
+        errors.append(
+            _error(
+                ["status"],
+                "not_completed",
+                f"status is {status!r}; only completed or amended responses are scored",
+            )
+        )
+    responses = _answers(resource.get("item", []), loaded, errors) if loaded else {}
+    if loaded is None:
+        raise QuestionnaireResponseMismatchError(errors)
+    try:
+        result = loaded.scorer.score(responses)
+    except InvalidResponsesError as error:  # range and step, located by linkId like the rest
+        errors += [{**entry, "loc": ["item", *entry["loc"][1:]]} for entry in error.errors]
+    if errors:
+        raise QuestionnaireResponseMismatchError(errors)
+    session, session_error = _session(resource)
+    return ReadResponse(
+        loaded=loaded,
+        version=str(resource["questionnaire"]).partition("|")[2] or None,
+        responses=responses,
+        result=result,
+        subject=_element(resource, "subject"),
+        encounter=_element(resource, "encounter"),
+        authored=resource.get("authored") if isinstance(resource.get("authored"), str) else None,
+        session=session,
+        rater=_rater(resource),
+        session_error=session_error,
+    )
+
+
+def _questionnaire(
+    canonical: Any, registry: InstrumentRegistry, errors: list[ItemError]
+) -> LoadedInstrument | None:
+    if not isinstance(canonical, str):
+        errors.append(
+            _error(
+                ["questionnaire"],
+                "missing_questionnaire",
+                "name the Questionnaire by its canonical url",
+            )
+        )
+        return None
+    url, _, version = canonical.partition("|")
+    prefix = questionnaire_url("")
+    if not url.startswith(prefix):
+        errors.append(
+            _error(
+                ["questionnaire"],
+                "unknown_questionnaire",
+                f"{url!r} is not a Bordin Questionnaire ({prefix}<instrument>)",
+            )
+        )
+        return None
+    try:
+        return registry.get(url.removeprefix(prefix), version or None)
+    except UnknownInstrumentError as error:
+        errors.append(_error(["questionnaire"], "unknown_questionnaire", error.detail))
+        return None
+
+
+def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> dict[str, object]:
+    definition = loaded.definition
+    known = {item.id: item for item in definition.items}
+    if not isinstance(items, list):
+        errors.append(_error(["item"], "not_a_list", "item must be a list"))
+        return {}
+    responses: dict[str, object] = {}
+    for index, entry in enumerate(items):
+        link_id = entry.get("linkId") if isinstance(entry, dict) else None
+        if not isinstance(link_id, str):
+            errors.append(_error(["item", index], "missing_link_id", "every item needs its linkId"))
+            continue
+        where: list[str | int] = ["item", link_id]
+        if link_id not in known:
+            errors.append(_error(where, "unknown_item", f"{definition.id} has no item {link_id!r}"))
+            continue
+        if link_id in responses:
+            errors.append(_error(where, "duplicate_item", "the item is answered twice"))
+            continue
+        if entry.get("item"):
+            errors.append(
+                _error(where, "unexpected_group", "the Questionnaire's items are not groups")
+            )
+            continue
+        answers = entry.get("answer", [])
+        if not isinstance(answers, list) or len(answers) > 1:
+            errors.append(_error([*where, "answer"], "one_answer", "give at most one answer"))
+            continue
+        if not answers:
+            responses[link_id] = None
+            continue
+        scale = definition.scale_of(known[link_id])
+        answer = answers[0] if isinstance(answers[0], dict) else {}
+        if is_choice(scale):
+            codes = {
+                answer_code(value): value for value in [*choice_values(scale), *scale.not_assessed]
+            }
+            coding = answer.get("valueCoding")
+            if not isinstance(coding, dict) or set(answer) - {"valueCoding", "extension", "id"}:
+                errors.append(
+                    _error([*where, "answer", 0], "wrong_answer_type", "expected a valueCoding")
+                )
+            elif coding.get("system", answer_system(definition.id)) != answer_system(definition.id):
+                errors.append(
+                    _error(
+                        [*where, "answer", 0, "valueCoding", "system"],
+                        "unknown_answer_system",
+                        f"expected {answer_system(definition.id)}",
+                    )
+                )
+            elif coding.get("code") not in codes:
+                errors.append(
+                    _error(
+                        [*where, "answer", 0, "valueCoding", "code"],
+                        "unknown_answer_code",
+                        f"{coding.get('code')!r} is not one of {', '.join(codes)}",
+                    )
+                )
+            else:
+                responses[link_id] = codes[coding["code"]]
+        else:
+            value = answer.get("valueDecimal")
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or set(answer) - {"valueDecimal", "extension", "id"}
+            ):
+                errors.append(
+                    _error([*where, "answer", 0], "wrong_answer_type", "expected a valueDecimal")
+                )
+            else:
+                responses[link_id] = value
+    return responses
+
+
+def _session(resource: Json) -> tuple[int | None, ItemError | None]:
+    for extension in _extensions(resource, SESSION_EXTENSION):
+        value = extension.get("valuePositiveInt", extension.get("valueInteger"))
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100_000:
+            return value, None
+        return None, _error(
+            ["extension", "session-number"],
+            "invalid_session",
+            "the session number is a whole number from 0",
+        )
+    return None, _error(
+        ["extension", "session-number"],
+        "missing_session",
+        f"give the session number in the extension {SESSION_EXTENSION}",
+    )
+
+
+def _rater(resource: Json) -> str | None:
+    """The rater: our extension if present, else the type of `source`, else unknown."""
+    for extension in _extensions(resource, RATER_EXTENSION):
+        value = extension.get("valueCode")
+        return value if isinstance(value, str) else None
+    source = _element(resource, "source")
+    reference = source.get("reference") if source else None
+    if isinstance(reference, str):
+        return RATER_BY_SOURCE.get(reference.split("/")[0])
+    return None
+
+
+def _extensions(resource: Json, url: str) -> list[Json]:
+    extensions = resource.get("extension", [])
+    if not isinstance(extensions, list):
+        return []
+    return [entry for entry in extensions if isinstance(entry, dict) and entry.get("url") == url]
+
+
+def _element(resource: Json, name: str) -> Json | None:
+    value = resource.get(name)
+    return value if isinstance(value, dict) else None
+
+
+def _error(loc: list[str | int], code: str, message: str) -> ItemError:
+    return {"loc": loc, "code": code, "message": message}

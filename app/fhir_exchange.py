@@ -1,0 +1,150 @@
+"""FHIR use cases: score a QuestionnaireResponse, or record it in an episode like JSON does."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app import episodes
+from app.core.results import ItemError
+from app.episodes import RATERS, Json, NewAdministration, Records
+from app.errors import QuestionnaireResponseMismatchError
+from app.fhir.observations import Context, score_bundle
+from app.fhir.responses import ReadResponse, read_response
+from app.instruments.registry import InstrumentRegistry
+
+
+def score_questionnaire_response(
+    registry: InstrumentRegistry, resource: Any, now: datetime
+) -> Json:
+    """The scores of a QuestionnaireResponse as Observations in a collection Bundle; nothing is
+    stored. Flags of this one response (below a cut-off, a reported rupture) are the
+    Observations' interpretations."""
+    read = read_response(resource, registry)
+    context = Context(
+        seed=uuid.uuid4(),
+        subject=read.subject,
+        encounter=read.encounter,
+        effective=read.authored,
+        issued=now.isoformat(),
+    )
+    return score_bundle(read.loaded.definition, read.result, context, resource)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    status: int
+    administration: Json  # as the JSON route returns it (flags with guidance ids)
+    read: ReadResponse
+
+
+def record_questionnaire_response(
+    records: Records, episode_id: uuid.UUID, resource: Any, idempotency_key: str | None
+) -> Recorded:
+    """Record a QuestionnaireResponse in an episode: the same row as the JSON route stores.
+
+    The response carries what the JSON body would: the session number (our extension), the
+    rater (our extension, or the type of `source`, or the instrument's only rater),
+    `authored` (when it was filled in), the patient in `subject.identifier` (it must be
+    the episode's `patient_ref`) and, optionally, the encounter in `encounter.identifier`.
+    """
+    read = read_response(resource, records.registry)
+    episode = episodes.get_episode(records, episode_id)
+    errors: list[ItemError] = [read.session_error] if read.session_error else []
+    administered_at = _authored(read, errors)
+    patient = _identifier(read.subject)
+    if patient is None:
+        errors.append(
+            _error(
+                ["subject", "identifier"],
+                "missing_subject",
+                "identify the patient in subject.identifier",
+            )
+        )
+    elif patient != episode["patient_ref"]:
+        errors.append(
+            _error(
+                ["subject", "identifier", "value"],
+                "wrong_patient",
+                "the patient is not the episode's patient",
+            )
+        )
+    encounter = _identifier(read.encounter)
+    if encounter is not None and len(encounter) > 200:
+        errors.append(
+            _error(["encounter", "identifier", "value"], "too_long", "at most 200 characters")
+        )
+    rater = read.rater or _only_rater(read)
+    if rater is None:
+        errors.append(
+            _error(["source"], "missing_rater", "say who answered: source, or the rater extension")
+        )
+    if errors:
+        raise QuestionnaireResponseMismatchError(errors)
+    assert read.session is not None
+    assert administered_at is not None
+    assert rater is not None
+    new = NewAdministration(
+        instrument=read.loaded.id,
+        version=read.version,
+        rater=rater,
+        session=read.session,
+        administered_at=administered_at,
+        responses=read.responses,
+        encounter_ref=encounter,
+    )
+    status, body = episodes.record_administration(records, episode_id, new, idempotency_key)
+    return Recorded(status, body, read)
+
+
+def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json]) -> Json:
+    """The Bundle answering a recorded response: the response with the administration's id,
+    its Observations and the Flags of the rupture flags it raised (`flags`, guidance rendered)."""
+    administration = recorded.administration
+    context = Context(
+        seed=uuid.UUID(administration["id"]),
+        subject=recorded.read.subject,
+        encounter=recorded.read.encounter,
+        effective=administration["administered_at"],
+        issued=administration["created_at"],
+    )
+    return score_bundle(
+        recorded.read.loaded.definition,
+        administration["result"],
+        context,
+        {**resource, "id": administration["id"]},
+        flags,
+    )
+
+
+def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
+    if read.authored is None:
+        errors.append(_error(["authored"], "missing_authored", "say when the form was filled in"))
+        return None
+    try:
+        authored = datetime.fromisoformat(read.authored)
+    except ValueError:
+        authored = None
+    if authored is None or authored.tzinfo is None:
+        errors.append(
+            _error(["authored"], "invalid_authored", "a dateTime with a time zone offset")
+        )
+        return None
+    return authored
+
+
+def _only_rater(read: ReadResponse) -> str | None:
+    allowed = RATERS[read.loaded.definition.respondent]
+    return next(iter(allowed)) if len(allowed) == 1 else None
+
+
+def _identifier(reference: Json | None) -> str | None:
+    identifier = reference.get("identifier") if reference else None
+    value = identifier.get("value") if isinstance(identifier, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _error(loc: list[str | int], code: str, message: str) -> ItemError:
+    return {"loc": loc, "code": code, "message": message}

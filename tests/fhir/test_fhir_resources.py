@@ -1,0 +1,370 @@
+"""FHIR R4 resources built from the instruments and from scores, validated with `fhir.resources`.
+
+`fhir.resources` has no plain R4 package any more; its R4B models (4.3.0) are R4 (4.0.1) for
+every resource used here: Questionnaire, QuestionnaireResponse, Observation, Flag,
+CodeSystem, OperationOutcome and Bundle did not change between the two.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.flag import Flag
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+from app.errors import QuestionnaireResponseMismatchError
+from app.fhir.observations import Context, flag_resource
+from app.fhir.outcome import fhir_path
+from app.fhir.questionnaire import answer_code, is_choice, questionnaire
+from app.fhir.terms import (
+    ITEM_WEIGHT,
+    ORDINAL_VALUE,
+    SESSION_EXTENSION,
+    SNOMED,
+    TRANSLATION,
+    answer_system,
+    code_system,
+    questionnaire_url,
+)
+from app.fhir_exchange import score_questionnaire_response
+from app.instruments.registry import InstrumentRegistry, LoadedInstrument
+from tests.core.test_known_answers import _load_cases, _same
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def response_resource(loaded: LoadedInstrument, responses: dict[str, Any]) -> dict[str, Any]:
+    """A QuestionnaireResponse carrying `responses` (item id -> answer) the way an EHR would."""
+    definition = loaded.definition
+    items = {item.id: item for item in definition.items}
+    entries = []
+    for item_id, value in responses.items():
+        entry: dict[str, Any] = {"linkId": item_id}
+        if value is not None:
+            choice = item_id in items and is_choice(definition.scale_of(items[item_id]))
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                entry["answer"] = [{"valueString": str(value)}]
+            elif choice:
+                code = answer_code(value)
+                entry["answer"] = [
+                    {"valueCoding": {"system": answer_system(loaded.id), "code": code}}
+                ]
+            else:
+                entry["answer"] = [{"valueDecimal": value}]
+        entries.append(entry)
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": f"{questionnaire_url(loaded.id)}|{loaded.version}",
+        "status": "completed",
+        "subject": {"identifier": {"system": "urn:example:ehr", "value": "patient-0042"}},
+        "authored": "2026-11-20T10:30:00+01:00",
+        "extension": [{"url": SESSION_EXTENSION, "valuePositiveInt": 3}],
+        "item": entries,
+    }
+
+
+def observations_by_code(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        entry["resource"]["code"]["coding"][0]["code"]: entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+    }
+
+
+def test_every_instrument_is_a_valid_questionnaire(registry: InstrumentRegistry) -> None:
+    for loaded in registry:
+        resource = questionnaire(loaded.definition, loaded.definition_hash)
+        parsed = Questionnaire.model_validate(resource)
+        assert parsed.url == questionnaire_url(loaded.id)
+        assert parsed.version == loaded.version
+        assert [item.linkId for item in parsed.item or []] == [
+            item.id for item in loaded.definition.items
+        ]
+
+
+def test_answer_weights_add_up_to_the_hand_checked_scale_scores(
+    registry: InstrumentRegistry,
+) -> None:
+    """Summing the Questionnaire's weights of the chosen answers gives the known answers, so
+    the weights carry the reverse keys exactly (ordinalValue and itemWeight agree)."""
+    checked = 0
+    for param in _load_cases():
+        instrument, case = param.values
+        loaded = registry.get(instrument, case.get("version"))
+        if "errors" in case or loaded.definition.id == "srs":
+            continue
+        resource = questionnaire(loaded.definition, loaded.definition_hash)
+        weights: dict[tuple[str, str], float] = {}
+        for item in resource["item"]:
+            for option in item.get("answerOption", []):
+                coding = option["valueCoding"]
+                if "extension" not in option:
+                    continue  # 'not assessed': never scored
+                (ordinal,) = (
+                    e["valueDecimal"] for e in coding["extension"] if e["url"] == ORDINAL_VALUE
+                )
+                (weight,) = (
+                    e["valueDecimal"] for e in option["extension"] if e["url"] == ITEM_WEIGHT
+                )
+                assert ordinal == weight
+                weights[(item["linkId"], coding["code"])] = weight
+        for scale in loaded.definition.scales:
+            expected = case["scales"][scale.id]
+            answers = [case["responses"].get(item_id) for item_id in scale.items]
+            keyed = [
+                weights.get((item_id, answer_code(value)))
+                for item_id, value in zip(scale.items, answers, strict=True)
+                if value is not None
+            ]
+            if expected.get("prorated") or expected.get("score") is None or None in keyed:
+                continue
+            if len(keyed) != len(scale.items) or scale.method != "sum":
+                continue
+            assert sum(w for w in keyed if w is not None) == pytest.approx(expected["score"]), (
+                instrument,
+                case["name"],
+                scale.id,
+            )
+            checked += 1
+    assert checked > 100
+
+
+def test_the_srs_items_are_decimals_between_0_and_10_and_labels_carry_french(
+    registry: InstrumentRegistry,
+) -> None:
+    srs = registry.get("srs")
+    resource = questionnaire(srs.definition, srs.definition_hash)
+    first = resource["item"][0]
+    assert first["type"] == "decimal"
+    bounds = {e["url"].rsplit("/", 1)[1]: e for e in first["extension"]}
+    assert bounds["minValue"]["valueDecimal"] == 0
+    assert bounds["maxValue"]["valueDecimal"] == 10
+    assert bounds["maxDecimalPlaces"]["valueInteger"] == 1
+    translation = first["_text"]["extension"][0]
+    assert translation["url"] == TRANSLATION
+    assert {"url": "lang", "valueCode": "fr"} in translation["extension"]
+    assert resource["_title"]["extension"][0]["extension"][1]["valueString"].startswith("Échelle")
+
+
+def test_a_gated_item_is_enabled_only_by_its_gate(registry: InstrumentRegistry) -> None:
+    loaded = registry.get("post-session-rupture-client")
+    resource = questionnaire(loaded.definition, loaded.definition_hash)
+    gated = [item for item in resource["item"] if "enableWhen" in item]
+    assert gated, "the post-session questions 2-3 depend on question 1"
+    for item in gated:
+        (condition,) = item["enableWhen"]
+        source = next(i for i in loaded.definition.items if i.id == item["linkId"]).applies_when
+        assert source is not None
+        assert condition["question"] == source.item
+        assert condition["answerCoding"]["code"] == answer_code(source.equals)
+
+
+def test_the_code_system_lists_every_scale_once_and_is_valid(
+    registry: InstrumentRegistry,
+) -> None:
+    resource = code_system(loaded.definition for loaded in registry.latest())
+    CodeSystem.model_validate(resource)
+    codes = [concept["code"] for concept in resource["concept"]]
+    assert len(codes) == len(set(codes)) == resource["count"]
+    for loaded in registry.latest():
+        for scale in loaded.definition.scales:
+            assert f"{loaded.id}.{scale.id}" in codes
+    assert "rupture.v_drop" in codes
+
+
+@pytest.mark.parametrize(
+    ("instrument", "case"), [p.values for p in _load_cases()], ids=[p.id for p in _load_cases()]
+)
+def test_a_questionnaire_response_scores_the_hand_checked_answer(
+    registry: InstrumentRegistry, instrument: str, case: dict[str, Any]
+) -> None:
+    """Every known-answer case, sent as a QuestionnaireResponse: the Observations carry the
+    hand-checked scores, means and POMPs; the error cases are refused naming the same items."""
+    loaded = registry.get(instrument, case.get("version"))
+    resource = response_resource(loaded, case["responses"])
+    QuestionnaireResponse.model_validate(resource)
+    if "errors" in case:
+        with pytest.raises(QuestionnaireResponseMismatchError) as raised:
+            score_questionnaire_response(registry, resource, NOW)
+        named = {tuple(error["loc"][:2]) for error in raised.value.errors}
+        assert named == {("item", error["loc"][-1]) for error in case["errors"]}
+        OperationOutcome.model_validate(
+            {"resourceType": "OperationOutcome", "issue": raised.value.members["issue"]}
+        )
+        return
+    bundle = score_questionnaire_response(registry, resource, NOW)
+    Bundle.model_validate(bundle)
+    observations = observations_by_code(bundle)
+    for scale_id, expected in case["scales"].items():
+        observation = observations[f"{instrument}.{scale_id}"]
+        Observation.model_validate(observation)
+        assert observation["status"] == "final"
+        assert observation["category"][0]["coding"][0]["code"] == "survey"
+        assert observation["derivedFrom"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
+        assert loaded.version in observation["method"]["text"]
+        if expected.get("score") is None:
+            assert "valueQuantity" not in observation
+            assert observation["dataAbsentReason"]["coding"][0]["code"] in (
+                "unknown",
+                "not-applicable",
+            )
+            continue
+        quantity = observation["valueQuantity"]
+        assert quantity["code"] == "{score}"
+        assert quantity["system"] == "http://unitsofmeasure.org"
+        assert _same(expected["score"], quantity["value"])
+        mean, pomp = (component["valueQuantity"]["value"] for component in observation["component"])
+        assert _same(expected["mean"], mean)
+        assert _same(expected["pomp"], pomp)
+    flagged = {
+        (coding["code"], observation["code"]["coding"][0]["code"])
+        for observation in observations.values()
+        for interpretation in observation.get("interpretation", [])
+        for coding in interpretation["coding"]
+        if coding["code"].startswith("rupture.")
+    }
+    assert flagged == {
+        (f"rupture.{flag['rule']}", f"{instrument}.{flag['scale']}")
+        for flag in case.get("flags", [])
+    }
+
+
+def test_the_total_lists_the_subscales_it_contains(registry: InstrumentRegistry) -> None:
+    loaded = registry.get("wai-sr")
+    bundle = score_questionnaire_response(
+        registry, response_resource(loaded, {str(i): 4 for i in range(1, 13)}), NOW
+    )
+    urls = {
+        entry["resource"]["code"]["coding"][0]["code"]: entry["fullUrl"]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+    }
+    total = observations_by_code(bundle)["wai-sr.total"]
+    assert sorted(member["reference"] for member in total["hasMember"]) == sorted(
+        urls[f"wai-sr.{scale}"] for scale in ("goal", "task", "bond")
+    )
+    assert total["valueQuantity"]["value"] == 48
+
+
+def test_the_srs_total_also_carries_its_snomed_code(registry: InstrumentRegistry) -> None:
+    loaded = registry.get("srs")
+    bundle = score_questionnaire_response(
+        registry, response_resource(loaded, {"1": 8.5, "2": 9, "3": 7.2, "4": 9.9}), NOW
+    )
+    total = observations_by_code(bundle)["srs.total"]
+    assert {"system": SNOMED, "code": "720482000"} in total["code"]["coding"]
+    assert total["valueQuantity"]["value"] == pytest.approx(34.6)
+    (interpretation,) = total["interpretation"]  # 34.6 is under the SRS cut-off of 36
+    assert interpretation["coding"][0]["code"] == "L"
+    assert observations_by_code(bundle)["srs.relationship"].get("interpretation") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "code"),
+    [
+        (
+            {"questionnaire": "https://example.org/Questionnaire/wai-sr"},
+            ["questionnaire"],
+            "unknown_questionnaire",
+        ),
+        (
+            {"questionnaire": f"{questionnaire_url('wai-sr')}|9.9.9"},
+            ["questionnaire"],
+            "unknown_questionnaire",
+        ),
+        ({"status": "in-progress"}, ["status"], "not_completed"),
+        (
+            {"item": [{"linkId": "13", "answer": [{"valueCoding": {"code": "4"}}]}]},
+            ["item", "13"],
+            "unknown_item",
+        ),
+        (
+            {"item": [{"linkId": "1", "answer": [{"valueInteger": 4}]}]},
+            ["item", "1", "answer", 0],
+            "wrong_answer_type",
+        ),
+        (
+            {"item": [{"linkId": "1", "answer": [{"valueCoding": {"code": "6"}}]}]},
+            ["item", "1", "answer", 0, "valueCoding", "code"],
+            "unknown_answer_code",
+        ),
+        (
+            {
+                "item": [
+                    {
+                        "linkId": "1",
+                        "answer": [{"valueCoding": {"system": "urn:other", "code": "4"}}],
+                    }
+                ]
+            },
+            ["item", "1", "answer", 0, "valueCoding", "system"],
+            "unknown_answer_system",
+        ),
+        (
+            {
+                "item": [
+                    {
+                        "linkId": "2",
+                        "answer": [{"valueCoding": {"code": "4"}}, {"valueCoding": {"code": "5"}}],
+                    }
+                ]
+            },
+            ["item", "2", "answer"],
+            "one_answer",
+        ),
+    ],
+)
+def test_a_response_that_does_not_match_its_questionnaire_is_refused_naming_the_element(
+    registry: InstrumentRegistry, change: dict[str, Any], loc: list[Any], code: str
+) -> None:
+    resource = {**response_resource(registry.get("wai-sr"), {"1": 4}), **change}
+    with pytest.raises(QuestionnaireResponseMismatchError) as raised:
+        score_questionnaire_response(registry, resource, NOW)
+    assert [(e["loc"], e["code"]) for e in raised.value.errors] == [(loc, code)]
+    (issue,) = raised.value.members["issue"]
+    assert issue["expression"] == [fhir_path(loc)]
+    OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": [issue]})
+
+
+def test_fhir_paths_name_items_by_link_id() -> None:
+    assert fhir_path(["item", "7", "answer", 0, "valueCoding", "code"]) == (
+        "QuestionnaireResponse.item.where(linkId='7').answer[0].value.ofType(Coding).code"
+    )
+    assert fhir_path(["item", 2]) == "QuestionnaireResponse.item[2]"
+    assert fhir_path(["item", "it's"]) == "QuestionnaireResponse.item.where(linkId='it\\'s')"
+
+
+def test_a_rupture_flag_is_a_fhir_flag_with_its_guidance_as_text(
+    registry: InstrumentRegistry,
+) -> None:
+    flag = {
+        "instrument": "wai-sr", "rater": "client", "rule": "v_drop", "scale": "bond",
+        "session": 6, "administration_id": str(uuid.uuid4()), "state": "repaired",
+        "guidance": [
+            {"id": "bond-rupture", "text": "Name the <tension> & ask.",
+             "sources": ["Safran & Muran 2000"]}
+        ],
+    }  # fmt: skip
+    context = Context(
+        seed=uuid.uuid4(),
+        subject={"identifier": {"value": "patient-0042"}},
+        encounter=None,
+        effective="2026-11-20T10:30:00+01:00",
+        issued=NOW.isoformat(),
+    )
+    resource = flag_resource(registry.get("wai-sr").definition, flag, context)
+    Flag.model_validate(resource)
+    assert resource["status"] == "inactive"  # repaired
+    assert resource["code"]["coding"][0]["code"] == "rupture.v_drop"
+    assert "Name the &lt;tension&gt; &amp; ask." in resource["text"]["div"]
+    (guidance,) = resource["extension"]
+    assert {"url": "text", "valueString": "Name the <tension> & ask."} in guidance["extension"]
+    assert {"url": "source", "valueString": "Safran & Muran 2000"} in guidance["extension"]
