@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test check validate bench migrate clean
+.PHONY: install run test test-clients check validate bench migrate clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ run: migrate
 test: install
 	$(BIN)/pytest
 
+# Clients generated from the served /openapi.json (Python and TypeScript), used against a live
+# server on loopback. Needs node and npm; installs the generators in temporary environments.
+test-clients: install
+	PYTHON=$(PYTHON) bash clients/run.sh
+
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,4 +46,5 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bordin.db bordin.db-*
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bordin.db bordin.db-* \
+		clients/typescript/node_modules clients/typescript/generated

@@ -20,22 +20,64 @@ from pydantic import (
     WithJsonSchema,
     with_config,
 )
-from typing_extensions import TypedDict
+from typing_extensions import TypeAliasType, TypedDict
 
 Language = Literal["en", "fr"]
 
+
+def named(example: JsonValue, description: str) -> Any:
+    """Metadata of a type alias that the OpenAPI document names as a component of its own.
+
+    A `TypeAliasType` becomes `#/components/schemas/<name>`, so that generated clients get one
+    `Rater` type instead of one anonymous enum per field that uses it.
+    """
+    return Field(description=description, json_schema_extra={"example": example})
+
+
 # The scoring core validates each answer itself (so that every bad item is named with a stable
 # code); the schema still tells clients what an answer is.
-Responses = Annotated[
-    dict[str, Any],
-    WithJsonSchema(
-        {
-            "type": "object",
-            "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "null"}]},
-            "description": "Item id -> answer. null or a left-out item means not answered.",
-        }
-    ),
-]
+Responses = TypeAliasType(
+    "Responses",
+    Annotated[
+        dict[str, Any],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                "description": "Item id -> answer. null or a left-out item means not answered.",
+                "example": {"1": 4, "2": 5, "12": None},
+            }
+        ),
+    ],
+)
+Respondent = TypeAliasType(
+    "Respondent",
+    Annotated[
+        Literal["client", "therapist", "observer", "clinician"],
+        named("client", "Who fills the instrument in."),
+    ],
+)
+KeyStatus = TypeAliasType(
+    "KeyStatus",
+    Annotated[
+        Literal["confirmed", "single-source", "derived"],
+        named("confirmed", "How well the scoring key is sourced."),
+    ],
+)
+UnscoredReason = TypeAliasType(
+    "UnscoredReason",
+    Annotated[
+        Literal["too_many_missing", "not_applicable"],
+        named("too_many_missing", "Why a scale has no score."),
+    ],
+)
+RuptureKind = TypeAliasType(
+    "RuptureKind",
+    Annotated[
+        Literal["withdrawal", "confrontation"],
+        named("withdrawal", "Rupture kind (Safran & Muran): moving away or against."),
+    ],
+)
 
 WAI_SR_EXAMPLE: dict[str, JsonValue] = {
     "1": 4, "2": 5, "3": 4, "4": 3, "5": 5, "6": 4,
@@ -127,6 +169,7 @@ class Problem(WireModel):
                         "message": "9 is outside 1..5",
                     }
                 ],
+                "request_id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",
             }
         },
     )
@@ -135,9 +178,14 @@ class Problem(WireModel):
     title: str
     status: int
     detail: str
-    code: str | None = None
+    code: str | None = Field(default=None, description="Stable code; `type` is /problems/{code}.")
     instance: str | None = None
-    errors: list[ProblemItemError] | None = None
+    errors: list[ProblemItemError] | None = Field(
+        default=None, description="Invalid input: one entry per offending field or item."
+    )
+    request_id: str | None = Field(
+        default=None, description="The request's id in the service's logs (X-Request-ID)."
+    )
     issue: list[OperationOutcomeIssue] | None = Field(
         default=None,
         description=(
@@ -190,7 +238,16 @@ class ScaleScore(WireModel):
     answered: int
     expected: int
     prorated: bool
-    reason: Literal["too_many_missing", "not_applicable"] | None
+    reason: UnscoredReason | None
+
+
+RuptureDetails = TypeAliasType(
+    "RuptureDetails",
+    Annotated[
+        dict[str, float | None],
+        named({"intensity": 4.0, "resolution": 2.0}, "Answers behind a reported rupture."),
+    ],
+)
 
 
 class RuptureFlag(WireModel):
@@ -213,10 +270,10 @@ class RuptureFlag(WireModel):
     threshold: float
     citation: str
     alert_zone: str | None = Field(default=None, description="below_cutoff: the alerting side.")
-    kinds: list[Literal["withdrawal", "confrontation"]] | None = Field(
+    kinds: list[RuptureKind] | None = Field(
         default=None, description="reported_rupture: rupture kinds of the markers present."
     )
-    details: dict[str, float | None] | None = Field(
+    details: RuptureDetails | None = Field(
         default=None, description="reported_rupture: e.g. intensity and resolution."
     )
 
@@ -418,8 +475,8 @@ class InstrumentSummary(WireModel):
     version: str
     versions: list[str] = Field(description="Every loaded version, highest first.")
     title: str
-    respondent: Literal["client", "therapist", "observer", "clinician"]
-    key_status: Literal["confirmed", "single-source", "derived"]
+    respondent: Respondent
+    key_status: KeyStatus
     item_count: int
     scales: list[str]
     definition_hash: str
@@ -483,10 +540,10 @@ class InstrumentDetail(WireModel):
     versions: list[str] = Field(description="Every loaded version, highest first.")
     title: str
     aliases: list[str]
-    respondent: Literal["client", "therapist", "observer", "clinician"]
+    respondent: Respondent
     care_settings: list[str]
     references: list[ReferenceView]
-    key_status: Literal["confirmed", "single-source", "derived"]
+    key_status: KeyStatus
     key_note: str | None
     definition_hash: str
     response_scale: ResponseScaleView
@@ -509,9 +566,35 @@ class Health(WireModel):
 
 # -- Records: episodes of care and administrations -------------------------------------------
 
-Rater = Literal["client", "therapist", "observer"]
+Rater = TypeAliasType(
+    "Rater",
+    Annotated[
+        Literal["client", "therapist", "observer"],
+        named("client", "Who rated: a clinician's scale is rated by the therapist or an observer."),
+    ],
+)
 EXAMPLE_ID = "4b7c3a2e-1d0f-4c8a-9e21-6f0b2d7e5a10"
-Setting = Literal["psychotherapy", "nursing", "physiotherapy"]
+CareSetting = TypeAliasType(
+    "CareSetting",
+    Annotated[
+        Literal["psychotherapy", "nursing", "physiotherapy"],
+        named("psychotherapy", "The episode's care setting; repair guidance depends on it."),
+    ],
+)
+AdministrationStatus = TypeAliasType(
+    "AdministrationStatus",
+    Annotated[
+        Literal["recorded", "corrected", "withdrawn"],
+        named("recorded", "An administration's current state; revisions keep the earlier ones."),
+    ],
+)
+RepairState = TypeAliasType(
+    "RepairState",
+    Annotated[
+        Literal["repaired", "unrepaired", "pending"],
+        named("repaired", "Whether a later session within the repair window got back."),
+    ],
+)
 Reference = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -524,7 +607,7 @@ class EpisodeCreate(WireModel):
 
     patient_ref: Reference
     clinician_ref: Reference
-    setting: Setting | None = None
+    setting: CareSetting | None = None
     started_on: date | None = None
     label: Annotated[str, Field(max_length=200)] | None = None
 
@@ -541,7 +624,7 @@ class EpisodeView(WireModel):
     id: UUID
     patient_ref: str
     clinician_ref: str
-    setting: Setting | None
+    setting: CareSetting | None
     started_on: date | None
     label: str | None
     created_at: AwareDatetime
@@ -600,7 +683,7 @@ class RevisionView(WireModel):
     )  # fmt: skip
 
     revision: int
-    status: Literal["recorded", "corrected", "withdrawn"]
+    status: AdministrationStatus
     reason: str | None
     version: str
     administered_at: AwareDatetime
@@ -645,6 +728,27 @@ class GuidanceCatalogue(WireModel):
     items: list[GuidanceEntryView]
 
 
+class RepairPoint(WireModel):
+    """The session whose score got back to a flag's reference."""
+
+    model_config = example({"session": 8, "administration_id": EXAMPLE_ID})
+
+    session: int
+    administration_id: str
+
+
+class CounterpartScore(WireModel):
+    """rater_discrepancy: the other rater's administration of the same session."""
+
+    model_config = example(
+        {"instrument": "wai-therapist", "administration_id": EXAMPLE_ID, "pomp": 81.25}
+    )
+
+    instrument: str
+    administration_id: str
+    pomp: float | None
+
+
 class EpisodeRuptureFlag(RuptureFlag):
     """A rupture flag of an episode's series, with its repair state."""
 
@@ -667,9 +771,9 @@ class EpisodeRuptureFlag(RuptureFlag):
     severity: str | None = None
     spread_source: str | None = None
     repaired: bool | None = None
-    repaired_at: dict[str, Any] | None = None
-    state: Literal["repaired", "unrepaired", "pending"] | None = None
-    counterpart: dict[str, Any] | None = None
+    repaired_at: RepairPoint | None = None
+    state: RepairState | None = None
+    counterpart: CounterpartScore | None = None
     guidance: list[GuidanceView] = Field(
         default=[], description="Next clinical steps for this flag, in the caller's language."
     )
@@ -713,9 +817,9 @@ class AdministrationView(WireModel):
     session: int
     encounter_ref: str | None = None
     administered_at: AwareDatetime
-    status: Literal["recorded", "corrected", "withdrawn"]
+    status: AdministrationStatus
     revision: int
-    responses: dict[str, Any]
+    responses: Responses
     result: ScoreResult
     history: list[RevisionView] = Field(description="Earlier revisions, oldest first.")
     created_at: AwareDatetime
@@ -736,6 +840,16 @@ class AdministrationList(WireModel):
     next_cursor: str | None
 
 
+class PointScore(WireModel):
+    """A scale's score at one session of a trajectory; null together when not scored."""
+
+    model_config = example({"score": 16.0, "mean": 4.0, "pomp": 75.0})
+
+    score: float | None
+    mean: float | None
+    pomp: float | None
+
+
 class TrajectoryPoint(WireModel):
     model_config = example(
         {
@@ -748,7 +862,7 @@ class TrajectoryPoint(WireModel):
     session: int
     administered_at: AwareDatetime
     administration_id: UUID
-    scales: dict[str, dict[str, float | None]]
+    scales: dict[str, PointScore]
 
 
 class Trajectory(WireModel):
@@ -804,7 +918,13 @@ class InstrumentStatistics(WireModel):
 
 # -- API keys ----------------------------------------------------------------------------------
 
-Scope = Literal["scores", "records:read", "records:write", "submit", "admin"]
+Scope = TypeAliasType(
+    "Scope",
+    Annotated[
+        Literal["scores", "records:read", "records:write", "submit", "admin"],
+        named("records:read", "What an API key opens."),
+    ],
+)
 KEY_EXAMPLE: dict[str, JsonValue] = {
     "id": EXAMPLE_ID, "name": "kiosk, waiting room 2", "prefix": "3f9c0a7b12de",
     "scopes": ["submit"], "created_at": "2026-11-22T09:00:00Z", "expires_at": None,
@@ -865,7 +985,7 @@ class AdministrationAcknowledgement(WireModel):
     instrument: str
     rater: Rater
     session: int
-    status: Literal["recorded", "corrected", "withdrawn"]
+    status: AdministrationStatus
 
 
 class AuditEventView(WireModel):

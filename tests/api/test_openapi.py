@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypeAliasType
 
 from app.api import schemas
 
@@ -138,3 +139,58 @@ def test_every_operation_with_data_declares_the_api_key_and_its_scopes(
             (requirement,) = operation["security"]
             assert requirement["apiKey"], (method, path)
             assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def _inline_enums(schema: Any) -> list[tuple[str, ...]]:
+    """Every `enum` written out in `schema` itself, not behind a `$ref`."""
+    if isinstance(schema, list):
+        return [found for part in schema for found in _inline_enums(part)]
+    if not isinstance(schema, dict):
+        return []
+    here = [tuple(map(str, schema["enum"]))] if len(schema.get("enum", ())) > 1 else []
+    return here + [found for key, part in schema.items() if key != "example"
+                   for found in _inline_enums(part)]  # fmt: skip
+
+
+def test_an_enum_used_in_more_than_one_place_is_one_named_schema(
+    document: dict[str, Any],
+) -> None:
+    # Generated clients make one type per inline enum: Rater would be five types, not one.
+    enums = _inline_enums(document["paths"]) + _inline_enums(document["components"]["schemas"])
+    repeated = sorted({values for values in enums if enums.count(values) > 1})
+    assert repeated == []
+    schemas = document["components"]["schemas"]
+    assert schemas["Rater"]["enum"] == ["client", "therapist", "observer"]
+    create = schemas["AdministrationCreate"]["properties"]
+    assert create["rater"] == {"$ref": "#/components/schemas/Rater"}
+    assert create["responses"] == {"$ref": "#/components/schemas/Responses"}
+    trajectory = document["paths"]["/v1/episodes/{episode_id}/trajectory"]["get"]
+    (rater,) = [param for param in trajectory["parameters"] if param["name"] == "rater"]
+    assert rater["schema"]["$ref"] == "#/components/schemas/Rater"
+
+
+def test_flags_and_trajectory_points_name_their_nested_objects(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    flag = schemas["EpisodeRuptureFlag"]["properties"]
+    assert {"$ref": "#/components/schemas/RepairPoint"} in flag["repaired_at"]["anyOf"]
+    assert {"$ref": "#/components/schemas/CounterpartScore"} in flag["counterpart"]["anyOf"]
+    point = schemas["TrajectoryPoint"]["properties"]["scales"]
+    assert point["additionalProperties"] == {"$ref": "#/components/schemas/PointScore"}
+
+
+def test_the_problem_schema_declares_the_request_id(document: dict[str, Any]) -> None:
+    problem = document["components"]["schemas"]["Problem"]
+    assert problem["properties"]["request_id"]["anyOf"][0] == {"type": "string"}
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+
+
+def test_every_named_alias_has_a_valid_example() -> None:
+    aliases: list[Any] = [
+        value
+        for value in vars(schemas).values()
+        if isinstance(value, TypeAliasType) and value.__module__ == schemas.__name__
+    ]
+    assert len(aliases) >= 10
+    for alias in aliases:
+        adapter: TypeAdapter[Any] = TypeAdapter(alias)
+        adapter.validate_python(adapter.json_schema()["example"])

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# make test-clients: generate clients from the OpenAPI document a live server serves, and use them.
+#
+# 1. A server on a free loopback port, on a new SQLite database (migrated, one organisation).
+# 2. Its /openapi.json -> openapi-python-client (any generator warning fails) -> installed in a
+#    temporary venv -> clients/python/smoke.py against the server, and mypy (strict) over it.
+# 3. The same document -> openapi-typescript -> tsc --strict over clients/typescript/usage.ts.
+# Everything generated lives in a temporary folder (and clients/typescript/generated/, ignored);
+# nothing generated is committed or edited. The server is stopped on any exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=$ROOT/.venv/bin
+PYTHON=${PYTHON:-python3}
+OPENAPI_PYTHON_CLIENT=openapi-python-client==0.29.1
+pip_install() {  # pip_install VENV PACKAGE: quiet, but its log is shown if it fails
+  "$PYTHON" -m venv "$1"
+  "$1/bin/pip" install --disable-pip-version-check --no-input "$2" >"$1.log" 2>&1 \
+    || { cat "$1.log" >&2; return 1; }
+}
+
+if ! command -v npm >/dev/null; then  # Node comes from Debian where the machine has none
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null \
+    || { echo "test-clients needs node and npm: apt-get install nodejs npm" >&2; exit 1; }
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bordin-clients.XXXXXX")
+SERVER_PID=""
+NPM_PID=""
+stop() {
+  local status=$?
+  set +e
+  if [[ -n $NPM_PID ]]; then kill "$NPM_PID" 2>/dev/null; wait "$NPM_PID" 2>/dev/null; fi
+  if [[ -n $SERVER_PID ]]; then
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    if [[ $status -ne 0 ]]; then echo "-- server log:" >&2; cat "$WORK/server.log" >&2; fi
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+step() { printf '== %s (%ss)\n' "$1" "$SECONDS"; }
+
+# The TypeScript tools install while the Python side runs (npm ci: exactly the lockfile).
+(cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) &
+NPM_PID=$!
+
+step "server on a new database"
+PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE_URL=http://127.0.0.1:$PORT
+export DATABASE_URL=sqlite:///$WORK/bordin.db LOG_LEVEL=WARNING
+"$BIN/alembic" upgrade head >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; exit 1; }
+KEY=$("$BIN/bordin" create-organization "client smoke test" | sed -n 's/^admin key (shown once): //p')
+[[ -n $KEY ]] || { echo "no admin key from bordin create-organization" >&2; exit 1; }
+"$BIN/uvicorn" --factory app.main:app_factory --host 127.0.0.1 --port "$PORT" \
+  --no-access-log --no-server-header >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -sf "$BASE_URL/health" >/dev/null && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "the server stopped" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sfS "$BASE_URL/openapi.json" -o "$WORK/openapi.json"
+
+step "Python client: $OPENAPI_PYTHON_CLIENT"
+pip_install "$WORK/generator" "$OPENAPI_PYTHON_CLIENT"
+"$WORK/generator/bin/openapi-python-client" generate --path "$WORK/openapi.json" \
+  --config clients/python/generator.yaml --meta setup --output-path "$WORK/bordin-client" \
+  --fail-on-warning
+pip_install "$WORK/client" "$WORK/bordin-client"
+
+step "Python client against the server"
+BORDIN_KEY=$KEY "$WORK/client/bin/python" clients/python/smoke.py "$BASE_URL"
+"$BIN/mypy" --strict --python-executable "$WORK/client/bin/python" --no-incremental \
+  clients/python/smoke.py
+
+step "TypeScript types: openapi-typescript, tsc"
+wait "$NPM_PID" || { cat "$WORK/npm.log"; NPM_PID=""; exit 1; }
+NPM_PID=""
+cd clients/typescript
+rm -rf generated
+# Defaults make a response property required, never a request property (ScoreRequest.version).
+npx --no-install openapi-typescript "$WORK/openapi.json" -o generated/schema.d.ts \
+  --default-non-nullable false
+npx --no-install tsc --project tsconfig.json
+echo "TypeScript: usage.ts type-checks against the generated schema"
+step "clients done"
