@@ -21,7 +21,9 @@ from app.api.limits import BodySizeLimit, RateLimiter
 from app.api.problems import install_problem_handlers
 from app.api.routes import BODY_MODELS, router, scoring_router
 from app.api.state import AppState
+from app.api.webhook_routes import router as webhook_router
 from app.db import Database
+from app.dispatch import BackgroundDispatcher, Dispatcher
 from app.episodes import Records
 from app.guidance import load_catalogue
 from app.instruments.registry import load_registry
@@ -74,8 +76,19 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
                 "the database does not answer or is not migrated"
                 " (run `make migrate`, or `alembic upgrade head`)"
             ) from error
-        yield
-        database.dispose()
+        dispatcher = None
+        if settings.webhook_dispatch:
+            dispatcher = BackgroundDispatcher(
+                Dispatcher.from_settings(database, settings), settings.webhook_poll_seconds
+            )
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                # A delivery under way finishes (or times out); its lease covers the rest.
+                dispatcher.stop(timeout=settings.webhook_timeout_seconds + 5)
+            database.dispose()
 
     app = FastAPI(
         title="Bordin",
@@ -94,6 +107,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             *episode_router.routes,
             *key_router.routes,
             *audit_router.routes,
+            *webhook_router.routes,
         ],
     )
     app.state.bordin = state

@@ -40,6 +40,11 @@ OPERATIONS = {
     ("delete", "/v1/episodes/{episode_id}"): "eraseEpisode",
     ("get", "/v1/audit-events"): "listAuditEvents",
     ("get", "/v1/guidance"): "listGuidance",
+    ("post", "/v1/webhooks"): "createWebhook",
+    ("get", "/v1/webhooks"): "listWebhooks",
+    ("get", "/v1/webhooks/{webhook_id}"): "getWebhook",
+    ("delete", "/v1/webhooks/{webhook_id}"): "deleteWebhook",
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"): "listWebhookDeliveries",
 }
 
 
