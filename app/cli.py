@@ -102,9 +102,7 @@ def _deliver_webhooks(database: Database, settings: Settings, *, once: bool) -> 
             return 0
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        while not stop.is_set():
-            dispatcher.deliver_due(stop.is_set)
-            stop.wait(settings.webhook_poll_seconds)
+        dispatcher.run(stop, settings.webhook_poll_seconds)
         return 0
     finally:
         dispatcher.close()

@@ -145,22 +145,10 @@ class Dispatcher:
         token: uuid.UUID,
         outcome: Outcome,
     ) -> None:
-        """Log the attempt, then mark the event delivered, due again later, or failed."""
+        """Mark the event delivered, due again later, or failed, and log the attempt (unless
+        the event was erased with its episode meanwhile)."""
         with self.database.session() as session:
             now = self.now()
-            session.add(
-                WebhookDelivery(
-                    id=uuid.uuid4(),
-                    organization_id=organization_id,
-                    event_id=event_id,
-                    endpoint_id=endpoint_id,
-                    attempt=attempt,
-                    attempted_at=now,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                )
-            )
             values: dict[str, object] = {"attempts": attempt, "last_error": outcome.error}
             if outcome.delivered:
                 values.update(status="delivered", delivered_at=now)
@@ -169,6 +157,20 @@ class Dispatcher:
             else:
                 values.update(next_attempt_at=now + self.retry.delay(attempt))
             held = store.settle_webhook_event(session, event_id, token, values)
+            if held or store.webhook_event_exists(session, event_id):
+                session.add(
+                    WebhookDelivery(
+                        id=uuid.uuid4(),
+                        organization_id=organization_id,
+                        event_id=event_id,
+                        endpoint_id=endpoint_id,
+                        attempt=attempt,
+                        attempted_at=now,
+                        status_code=outcome.status_code,
+                        error=outcome.error,
+                        duration_ms=outcome.duration_ms,
+                    )
+                )
             session.commit()
         logger.info(
             "webhook delivered" if outcome.delivered else "webhook attempt failed",
@@ -181,6 +183,16 @@ class Dispatcher:
             },
         )
 
+    def run(self, stop: threading.Event, poll_seconds: float) -> None:
+        """Deliver what is due every `poll_seconds` until `stop` is set. A failure (the
+        database away for a moment) is logged, and tried again at the next poll."""
+        while not stop.is_set():
+            try:
+                self.deliver_due(stop.is_set)
+            except Exception:
+                logger.exception("webhook dispatch failed; retrying")
+            stop.wait(poll_seconds)
+
     def close(self) -> None:
         self.http.close()
 
@@ -192,9 +204,13 @@ class BackgroundDispatcher:
 
     def __init__(self, dispatcher: Dispatcher, poll_seconds: float) -> None:
         self.dispatcher = dispatcher
-        self.poll_seconds = poll_seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bordin-webhooks", daemon=True)
+        self._thread = threading.Thread(
+            target=dispatcher.run,
+            args=(self._stop, poll_seconds),
+            name="bordin-webhooks",
+            daemon=True,
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -203,18 +219,6 @@ class BackgroundDispatcher:
         self._stop.set()
         self._thread.join(timeout)
         self.dispatcher.close()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.dispatcher.deliver_due(self._stop.is_set)
-            except Exception:  # the database is away for a moment: say so, try again later
-                logger.exception("webhook dispatch failed; retrying")
-            self._stop.wait(self.poll_seconds)
 
 
 def _since(started: float) -> int:

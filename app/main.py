@@ -20,7 +20,9 @@ from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit, RateLimiter
 from app.api.problems import install_problem_handlers
 from app.api.routes import BODY_MODELS, router, scoring_router
+from app.api.schemas import RuptureAlert
 from app.api.state import AppState
+from app.api.webhook_routes import alerts as webhook_alerts
 from app.api.webhook_routes import router as webhook_router
 from app.db import Database
 from app.dispatch import BackgroundDispatcher, Dispatcher
@@ -96,6 +98,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         summary="Therapeutic alliance scoring and rupture detection",
         description=DESCRIPTION,
         lifespan=lifespan,
+        webhooks=webhook_alerts,
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json",
@@ -112,7 +115,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     )
     app.state.bordin = state
     install_problem_handlers(app)
-    add_body_schemas(app, BODY_MODELS)
+    add_body_schemas(app, [*BODY_MODELS, RuptureAlert])
     add_security_scheme(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

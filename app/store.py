@@ -359,6 +359,11 @@ def settle_webhook_event(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def webhook_event_exists(session: Session, event_id: UUID) -> bool:
+    statement = select(WebhookEvent.id).where(WebhookEvent.id == event_id)
+    return session.scalar(statement) is not None
+
+
 def list_webhook_deliveries(
     session: Session,
     organization_id: UUID,

@@ -956,3 +956,45 @@ class WebhookDeliveryList(WireModel):
 
     items: list[WebhookDeliveryView]
     next_cursor: str | None
+
+
+ALERT_FLAG_EXAMPLE: dict[str, JsonValue] = {
+    "rule": "v_drop", "scale": "bond", "session": 4, "instrument": "wai-sr", "rater": "client",
+    "administration_id": EXAMPLE_ID, "value": 10.0, "reference": 16.333333, "threshold": 4.0,
+    "severity": "strict", "spread_source": "between_client (organisation (100 administrations))",
+    "citation": "Stiles et al. 2004; Gumz et al. 2012", "repaired": False, "repaired_at": None,
+    "state": "pending", "guidance": [],
+}  # fmt: skip
+ALERT_DATA_EXAMPLE: dict[str, JsonValue] = {
+    "episode_id": EXAMPLE_ID, "patient_ref": "ehr-4711", "clinician_ref": "staff-17",
+    "setting": "psychotherapy", "flag": ALERT_FLAG_EXAMPLE,
+}  # fmt: skip
+
+
+class RuptureAlertData(WireModel):
+    """The episode (by the caller's own references: no names) and the flag, as
+    `GET /v1/episodes/{episode_id}/ruptures` shows it, guidance in English."""
+
+    model_config = example(ALERT_DATA_EXAMPLE)
+
+    episode_id: UUID
+    patient_ref: str
+    clinician_ref: str
+    setting: str | None
+    flag: EpisodeRuptureFlag
+
+
+class RuptureAlert(WireModel):
+    """The body of a webhook delivery. `rupture.withdrawn` carries the flag as it was last."""
+
+    model_config = example(
+        {
+            "type": "rupture.raised",
+            "timestamp": "2026-11-22T09:31:00Z",
+            "data": ALERT_DATA_EXAMPLE,
+        }
+    )
+
+    type: EventType
+    timestamp: AwareDatetime
+    data: RuptureAlertData

@@ -1,5 +1,5 @@
 """The /v1 routes of webhook endpoints: register (the secret shown once), list, read, disable,
-and the delivery log (admin scope)."""
+and the delivery log (admin scope); and the alert they receive, as an OpenAPI webhook."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from fastapi.responses import Response
 
 from app import webhooks
 from app.api.auth import caller, secured
+from app.api.body import json_request_body
 from app.api.problems import problem_responses
 from app.api.routes import json_response
 from app.api.schemas import (
+    RuptureAlert,
     WebhookCreate,
     WebhookCreated,
     WebhookDeliveryList,
@@ -104,3 +106,46 @@ def list_webhook_deliveries(
         state.database, admin.organization_id, webhook_id, limit=limit, cursor=cursor
     )
     return json_response(page)
+
+
+# What Bordin sends (OpenAPI 3.1 `webhooks`), for the receivers' client generators. Declared
+# by hand: FastAPI would add a 422 of its own to a route with parameters, and Bordin receives
+# nothing here.
+alerts = APIRouter()
+_SIGNATURE_HEADERS = [
+    ("webhook-id", "string", "The event's id, the same on every retry: dedupe by it."),
+    ("webhook-timestamp", "integer", "Unix seconds of this attempt."),
+    (
+        "webhook-signature",
+        "string",
+        "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed"
+        " by the bytes of the endpoint's secret after `whsec_` (Standard Webhooks).",
+    ),
+]
+
+
+@alerts.post(
+    "ruptureAlert",
+    operation_id="receiveRuptureAlert",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Received: any 2xx. Anything else is retried."}},
+    openapi_extra={
+        **json_request_body(RuptureAlert),
+        "parameters": [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "schema": {"type": kind},
+                "description": description,
+            }
+            for name, kind, description in _SIGNATURE_HEADERS
+        ],
+    },
+)
+def rupture_alert() -> Response:
+    """A rupture flag of one of the organisation's episodes was raised, repaired, became
+    unrepaired, or was withdrawn. Bordin POSTs this to every enabled endpoint subscribed to
+    the type, signed as Standard Webhooks specifies."""
+    return Response(status_code=204)  # documentation only: Bordin serves no such route

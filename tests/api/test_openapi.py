@@ -126,3 +126,16 @@ def test_every_operation_with_data_declares_the_api_key_and_its_scopes(
             (requirement,) = operation["security"]
             assert requirement["apiKey"], (method, path)
             assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def test_the_rupture_alert_is_declared_as_a_webhook_with_its_signature_headers(
+    document: dict[str, Any],
+) -> None:
+    alert = document["webhooks"]["ruptureAlert"]["post"]
+    assert alert["operationId"] == "receiveRuptureAlert"
+    assert [parameter["name"] for parameter in alert["parameters"]] == [
+        "webhook-id", "webhook-timestamp", "webhook-signature"
+    ]  # fmt: skip
+    body = alert["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/RuptureAlert"}
+    assert "example" in document["components"]["schemas"]["RuptureAlert"]

@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from standardwebhooks.webhooks import Webhook
 
-from app import webhooks
+from app import store, webhooks
+from app.api.schemas import RuptureAlert
 from app.core.alerts import FlagChange
 from app.db import Database, make_engine
 from app.dispatch import Dispatcher, RetryPolicy
@@ -125,6 +126,7 @@ def test_a_raised_bond_rupture_and_its_repair_are_delivered_signed(
             time.sleep(0.02)
     delivery = next(r for r in receiver.received if is_bond_v_drop(r.json))
     payload = Webhook(secret).verify(delivery.body, delivery.headers)
+    RuptureAlert.model_validate(payload)  # the body the OpenAPI document declares
     assert payload["type"] == "rupture.raised"
     assert datetime.fromisoformat(payload["timestamp"]).tzinfo is not None
     assert payload["data"]["episode_id"] == episode
@@ -142,9 +144,36 @@ def test_a_raised_bond_rupture_and_its_repair_are_delivered_signed(
     bond = [r for r in repaired if is_bond_v_drop(r.json)]
     assert len(bond) == 1
     repair = Webhook(secret).verify(bond[0].body, bond[0].headers)["data"]["flag"]
+    RuptureAlert.model_validate(bond[0].json)
     assert (repair["state"], repair["repaired_at"]["session"]) == ("repaired", 6)
     ids = receiver.ids()
     assert len(ids) == len(set(ids))
+
+
+def test_withdrawing_the_administration_that_raised_a_flag_sends_rupture_withdrawn(
+    engine: Engine, organisation: Organisation, app: Any
+) -> None:
+    with Receiver() as receiver, TestClient(app, headers=organisation.headers) as client:
+        secret = _webhook(client, receiver.url)["secret"]
+        episode = _episode(client)
+        _record(client, episode, RUPTURE)
+        _dispatcher(engine).deliver_due()
+        raised = next(r.json for r in receiver.received if is_bond_v_drop(r.json))
+        flag_source = raised["data"]["flag"]["administration_id"]
+        path = f"/v1/episodes/{episode}/administrations/{flag_source}/withdrawal"
+        assert client.post(path, json={"reason": "wrong patient"}).status_code == 200
+        _dispatcher(engine).deliver_due()
+    withdrawn = [
+        r
+        for r in receiver.received
+        if r.json["type"] == "rupture.withdrawn" and is_bond_v_drop(r.json)
+    ]
+    assert len(withdrawn) == 1
+    payload = RuptureAlert.model_validate(
+        Webhook(secret).verify(withdrawn[0].body, withdrawn[0].headers)
+    )
+    assert payload.data.flag.administration_id == flag_source
+    assert payload.data.flag.state == "pending"
 
 
 def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
@@ -213,6 +242,27 @@ def test_an_unreachable_receiver_is_logged_as_an_error_without_a_status(
     assert event is not None
     assert event.status == "pending"
     assert event.next_attempt_at > datetime.now(UTC) + timedelta(seconds=50)
+
+
+def test_an_event_claimed_by_a_dispatcher_that_died_is_delivered_once_its_lease_expires(
+    engine: Engine, organisation: Organisation, app: Any
+) -> None:
+    with Receiver() as receiver:
+        with TestClient(app, headers=organisation.headers) as client:
+            _webhook(client, receiver.url)
+        (event_id,) = _enqueue(engine, organisation, 1)
+        died = _dispatcher(engine)
+        with Database(engine).session() as session:  # its claim, and then nothing
+            now = datetime.now(UTC)
+            claimed = store.claim_webhook_event(session, now, now + died.lease, uuid.uuid4())
+            assert claimed is not None
+            assert claimed.id == event_id
+            session.commit()
+        assert _dispatcher(engine).deliver_due() == 0  # leased: not due
+        later = _dispatcher(engine)
+        later.now = lambda: datetime.now(UTC) + died.lease + timedelta(seconds=1)
+        assert later.deliver_due() == 1
+        assert receiver.ids() == [str(event_id)]
 
 
 def test_nothing_is_delivered_twice_when_the_app_starts_again(
