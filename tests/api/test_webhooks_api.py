@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,12 +16,12 @@ from sqlalchemy import Engine
 from app import keys
 from app.db import Database
 from app.dispatch import Dispatcher, RetryPolicy
-from app.settings import Settings
 from tests.webhooks_support import Organisation, Receiver, administration
 
 
 @pytest.fixture
-def admin(app: FastAPI, organisation: Organisation) -> Any:
+def admin(app: FastAPI, organisation: Organisation) -> Iterator[TestClient]:
+    """A client of the test's own organisation, with its admin key."""
     with TestClient(app, headers=organisation.headers) as client:
         yield client
 
@@ -83,7 +84,9 @@ def test_plain_http_is_allowed_to_loopback_hosts(admin: TestClient, url: str) ->
     assert admin.post("/v1/webhooks", json={"url": url}).status_code == 201
 
 
-def test_webhooks_need_the_admin_scope(app: FastAPI, engine: Engine, organisation: Any) -> None:
+def test_webhooks_need_the_admin_scope(
+    app: FastAPI, engine: Engine, organisation: Organisation
+) -> None:
     writer = keys.create_key(
         Database(engine), organisation.id, "writer", ["records:write", "records:read"], None,
         datetime.now(UTC),
@@ -120,7 +123,7 @@ def test_another_organisation_s_webhook_answers_404(admin: TestClient, client: T
 
 
 def test_a_deleted_webhook_is_disabled_listed_and_gets_nothing_more(
-    admin: TestClient, settings: Settings, engine: Engine
+    admin: TestClient, engine: Engine
 ) -> None:
     with Receiver() as receiver:
         created = admin.post("/v1/webhooks", json={"url": receiver.url}).json()
@@ -194,10 +197,4 @@ def test_webhook_administration_is_audited(admin: TestClient) -> None:
 
 def _dispatcher(engine: Engine) -> Dispatcher:
     """A dispatcher that retries at once (the back-off is tested in tests/db)."""
-    return Dispatcher(Database(engine), timeout_seconds=5, retry=RetryPolicy(_zero(), 5))
-
-
-def _zero() -> Any:
-    from datetime import timedelta
-
-    return timedelta(0)
+    return Dispatcher(Database(engine), timeout_seconds=5, retry=RetryPolicy(timedelta(0), 5))

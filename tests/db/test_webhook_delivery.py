@@ -124,7 +124,11 @@ def test_a_raised_bond_rupture_and_its_repair_are_delivered_signed(
         while not any(r.json["type"] == "rupture.repaired" for r in receiver.received):
             assert time.monotonic() < deadline, "no rupture.repaired arrived"
             time.sleep(0.02)
-    delivery = next(r for r in receiver.received if is_bond_v_drop(r.json))
+    delivery = next(
+        r
+        for r in receiver.received
+        if r.json["type"] == "rupture.raised" and is_bond_v_drop(r.json)
+    )
     payload = Webhook(secret).verify(delivery.body, delivery.headers)
     RuptureAlert.model_validate(payload)  # the body the OpenAPI document declares
     assert payload["type"] == "rupture.raised"
