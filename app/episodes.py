@@ -20,7 +20,8 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import audit, store
+from app import audit, store, webhooks
+from app.core.alerts import flag_changes
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
 from app.core.statistics import scale_summaries
 from app.cursors import decode_cursor, decode_time_cursor, encode_cursor, encode_time_cursor
@@ -454,8 +455,11 @@ def _evaluate_episode(
 def _reevaluate(
     session: Session, records: Records, episode_id: uuid.UUID, now: datetime
 ) -> list[Json]:
-    """Evaluate the episode again and store its flags; returns them."""
+    """Evaluate the episode again and store its flags; returns them. Each flag raised,
+    repaired, made unrepaired or withdrawn by this write is an alert, written to the webhook
+    outbox in this same transaction (`app.webhooks`)."""
     session.flush()
+    before = [row.flag for row in store.episode_flags(session, records.organization_id, episode_id)]
     evaluation = _evaluate_episode(session, records, episode_id)
     store.replace_flags(
         session,
@@ -479,6 +483,10 @@ def _reevaluate(
             for flag in evaluation.flags
         ],
     )
+    changes = flag_changes(before, evaluation.flags)
+    if changes:
+        episode = _episode(session, records, episode_id)
+        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance)
     return evaluation.flags
 
 

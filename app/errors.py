@@ -223,6 +223,23 @@ class ApiKeyNotFoundError(DomainError):
     title = "API key not found"
 
 
+class WebhookNotFoundError(DomainError):
+    """No webhook endpoint with this id belongs to the caller's organisation."""
+
+    status = 404
+    code = "webhook_not_found"
+    title = "Webhook not found"
+
+
+class InvalidWebhookUrlError(DomainError):
+    """A webhook URL must be absolute, use `https://` (plain `http://` only to a loopback
+    host: 127.0.0.1, ::1 or localhost), and carry no user name or password."""
+
+    status = 422
+    code = "invalid_webhook_url"
+    title = "Invalid webhook URL"
+
+
 def problem_types() -> dict[str, type[DomainError]]:
     """Every problem type the service returns, by code."""
     found: dict[str, type[DomainError]] = {}

@@ -16,7 +16,11 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Loggers that would write patient data (SQL parameters) or raw URLs: warnings only.
 QUIET = ("sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool", "uvicorn.access", "httpx")
-FIELDS = ("method", "route", "status", "duration_ms", "key_id", "organization_id")
+FIELDS = (
+    "method", "route", "status", "duration_ms", "key_id", "organization_id",
+    # webhook deliveries: which event, to which endpoint; never the payload
+    "event_id", "endpoint_id", "attempt", "lease_held",
+)  # fmt: skip
 
 
 class JsonFormatter(logging.Formatter):

@@ -22,8 +22,12 @@ from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit, RateLimiter
 from app.api.problems import install_problem_handlers
 from app.api.routes import BODY_MODELS, router, scoring_router
+from app.api.schemas import RuptureAlert
 from app.api.state import AppState
+from app.api.webhook_routes import alerts as webhook_alerts
+from app.api.webhook_routes import router as webhook_router
 from app.db import Database
+from app.dispatch import BackgroundDispatcher, Dispatcher
 from app.episodes import Records
 from app.guidance import load_catalogue
 from app.instruments.registry import load_registry
@@ -76,8 +80,19 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
                 "the database does not answer or is not migrated"
                 " (run `make migrate`, or `alembic upgrade head`)"
             ) from error
-        yield
-        database.dispose()
+        dispatcher = None
+        if settings.webhook_dispatch:
+            dispatcher = BackgroundDispatcher(
+                Dispatcher.from_settings(database, settings), settings.webhook_poll_seconds
+            )
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                # A delivery under way finishes (or times out); its lease covers the rest.
+                dispatcher.stop(timeout=settings.webhook_timeout_seconds + 5)
+            database.dispose()
 
     app = FastAPI(
         title="Bordin",
@@ -85,6 +100,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         summary="Therapeutic alliance scoring and rupture detection",
         description=DESCRIPTION,
         lifespan=lifespan,
+        webhooks=webhook_alerts,
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json",
@@ -97,11 +113,12 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             *fhir_router.routes,
             *key_router.routes,
             *audit_router.routes,
+            *webhook_router.routes,
         ],
     )
     app.state.bordin = state
     install_problem_handlers(app)
-    add_body_schemas(app, (*BODY_MODELS, *FHIR_BODY_MODELS))
+    add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
     add_security_scheme(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

@@ -55,6 +55,25 @@ class Settings(BaseSettings):
         ge=0,
         description="How long rupture rules reuse an organisation's instrument statistics.",
     )
+    webhook_dispatch: bool = Field(
+        default=True,
+        description="Deliver webhook events from a background thread of each app process"
+        " (off: leave them to `bordin deliver-webhooks`).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=2, gt=0, description="How often a dispatcher looks for webhook events due."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, description="How long a receiver has to answer one delivery."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="Back-off before the 2nd attempt; each later one waits twice as long.",
+    )
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before an event is given up as failed."
+    )
 
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS of an authorisation server whose JWTs are accepted."

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Dialect,
@@ -226,3 +227,74 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_audit_event_organization_at", "organization_id", "at", "id"),)
+
+
+class WebhookEndpoint(Base):
+    """Where an organisation wants its rupture alerts pushed. The signing secret is kept in
+    clear: the service needs it to sign every delivery (it is shown to the admin only once)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(64))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhook_endpoint_organization", "organization_id", "created_at"),)
+
+
+class WebhookEvent(Base):
+    """The outbox: one event for one endpoint, written in the transaction that caused it, and
+    delivered afterwards (its id is the `webhook-id` receivers dedupe by). A lease
+    (`locked_until`) marks it as being delivered; once it expires the event is due again."""
+
+    __tablename__ = "webhook_event"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoint.id"))
+    # The payload names the patient (by reference): erasing the episode erases its events.
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_webhook_event_due", "status", "next_attempt_at"),
+        Index("ix_webhook_event_endpoint", "endpoint_id", "status"),
+        Index("ix_webhook_event_episode", "episode_id"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver an event: when, how long, and the receiver's status or the
+    error (short; never the receiver's body)."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_event.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoint.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_webhook_delivery_endpoint", "endpoint_id", "attempted_at", "id"),
+        Index("ix_webhook_delivery_event", "event_id"),
+    )

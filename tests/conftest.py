@@ -29,6 +29,7 @@ from app.instruments.registry import InstrumentRegistry, load_registry
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from app.tables import LOCAL_ORGANIZATION_ID
+from tests.webhooks_support import Organisation, new_organisation
 
 hypothesis_settings.register_profile("bordin", deadline=None, derandomize=True)
 hypothesis_settings.load_profile("bordin")
@@ -96,7 +97,9 @@ def registry() -> InstrumentRegistry:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, instruments_dir=INSTRUMENTS)
+    """The app's settings in tests: no background webhook dispatcher (the webhook tests start
+    their own, against a receiver of their own)."""
+    return Settings(database_url=database_url, instruments_dir=INSTRUMENTS, webhook_dispatch=False)
 
 
 @pytest.fixture
@@ -118,3 +121,9 @@ def client(app: FastAPI, api_key: str) -> Iterator[TestClient]:
     """A client of the local organisation holding every scope."""
     with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as client:
         yield client
+
+
+@pytest.fixture
+def organisation(engine: Engine) -> Iterator[Organisation]:
+    """An organisation of the test's own and its admin key (webhook tests)."""
+    yield from new_organisation(engine)

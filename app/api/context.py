@@ -88,8 +88,9 @@ class RequestContext:
             request_id.reset(token)
 
 
-# Routes whose every call is audited: they read or write patient data (or keys).
-AUDITED_TAGS = frozenset({"episodes", "api keys"})
+# Routes whose every call is audited: they read or write patient data (or keys, or where
+# alerts about patients are sent), with the resource type of a call that names no resource.
+AUDITED_TAGS = {"episodes": "episode", "api keys": "api_key", "webhooks": "webhook"}
 # Writes that append their own event in their own transaction when they succeed.
 SELF_AUDITED = frozenset(
     {
@@ -105,6 +106,7 @@ _RESOURCES = (
     ("administration_id", "administration"),
     ("episode_id", "episode"),
     ("key_id", "api_key"),
+    ("webhook_id", "webhook"),
     ("instrument_id", "instrument_statistics"),
 )
 
@@ -115,7 +117,12 @@ def database_auditor(database: Database) -> Auditor:
 
     async def record(scope: Scope, status: int) -> None:
         route = scope.get("route")
-        if not isinstance(route, APIRoute) or AUDITED_TAGS.isdisjoint(route.tags):
+        if not isinstance(route, APIRoute):
+            return
+        audited = [
+            AUDITED_TAGS[tag] for tag in route.tags if isinstance(tag, str) and tag in AUDITED_TAGS
+        ]
+        if not audited:
             return
         if status < 400 and route.operation_id in SELF_AUDITED:
             return
@@ -125,7 +132,7 @@ def database_auditor(database: Database) -> Auditor:
         params = scope.get("path_params", {})
         resource_type, resource_id = next(
             ((kind, str(params[name])) for name, kind in _RESOURCES if name in params),
-            ("api_key" if "api keys" in route.tags else "episode", None),
+            (audited[0], None),
         )
         access = audit.Access(
             organization_id=uuid.UUID(state["organization_id"]),

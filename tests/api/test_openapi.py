@@ -45,6 +45,11 @@ OPERATIONS = {
     ("get", "/v1/code-system"): "getCodeSystem",
     ("post", "/v1/scores/fhir"): "scoreQuestionnaireResponse",
     ("post", "/v1/episodes/{episode_id}/questionnaire-responses"): "recordQuestionnaireResponse",
+    ("post", "/v1/webhooks"): "createWebhook",
+    ("get", "/v1/webhooks"): "listWebhooks",
+    ("get", "/v1/webhooks/{webhook_id}"): "getWebhook",
+    ("delete", "/v1/webhooks/{webhook_id}"): "deleteWebhook",
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"): "listWebhookDeliveries",
 }
 
 
@@ -194,3 +199,16 @@ def test_every_named_alias_has_a_valid_example() -> None:
     for alias in aliases:
         adapter: TypeAdapter[Any] = TypeAdapter(alias)
         adapter.validate_python(adapter.json_schema()["example"])
+
+
+def test_the_rupture_alert_is_declared_as_a_webhook_with_its_signature_headers(
+    document: dict[str, Any],
+) -> None:
+    alert = document["webhooks"]["ruptureAlert"]["post"]
+    assert alert["operationId"] == "receiveRuptureAlert"
+    assert [parameter["name"] for parameter in alert["parameters"]] == [
+        "webhook-id", "webhook-timestamp", "webhook-signature"
+    ]  # fmt: skip
+    body = alert["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/RuptureAlert"}
+    assert "example" in document["components"]["schemas"]["RuptureAlert"]

@@ -1,7 +1,7 @@
 """Administrations carry the caller's encounter reference (from FHIR or JSON).
 
 Revision ID: 12b8f5000130
-Revises: 66327eee230e
+Revises: 6d95e8cd2a52
 Create Date: 2026-11-22 02:07:44.494748+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "12b8f5000130"
-down_revision: str | None = "66327eee230e"
+down_revision: str | None = "6d95e8cd2a52"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

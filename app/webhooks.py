@@ -1,0 +1,288 @@
+"""Webhook endpoints and rupture alerts: registering endpoints, writing alerts to the outbox
+in the transaction that caused them, their payload, and their signature.
+
+Signatures follow the Standard Webhooks convention (standardwebhooks.com): every delivery
+carries `webhook-id` (the event's id: the same on every retry, so receivers dedupe by it),
+`webhook-timestamp` (unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256>` over
+`"{id}.{timestamp}.{body}"`, keyed by the bytes the endpoint's `whsec_` secret encodes.
+The service keeps each secret to sign with; it is shown to the admin once, at creation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy.orm import Session
+
+from app import store
+from app.core.alerts import ALERT_TYPES, FlagChange
+from app.cursors import decode_time_cursor, encode_time_cursor
+from app.db import Database
+from app.errors import InvalidWebhookUrlError, WebhookNotFoundError
+from app.guidance import Catalogue
+from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+Json = dict[str, Any]
+EVENT_TYPES = ALERT_TYPES
+# Plain http is allowed to these hosts only: a receiver on the same machine (and tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
+_SECRET_BYTES = 32
+
+
+# -- Endpoints -------------------------------------------------------------------------------
+
+
+def check_url(url: str) -> str:
+    """The URL if receivers may be reached at it: `https://`, or `http://` to a loopback host
+    only (an alert names a patient by reference and must not cross a network in clear).
+    Credentials in the URL are refused: the URL is listed back to every admin."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("https", "http"):
+        message = "an absolute https:// URL"
+    elif parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        message = "https:// (plain http:// only to 127.0.0.1, ::1 or localhost)"
+    elif parts.username is not None or parts.password is not None:
+        message = "a URL without user name or password"
+    else:
+        return url
+    raise InvalidWebhookUrlError(
+        f"the webhook URL must be {message}",
+        [{"loc": ["url"], "code": "invalid_webhook_url", "message": f"expected {message}"}],
+    )
+
+
+def new_secret() -> str:
+    """`whsec_` and the base64 of 32 random bytes (Standard Webhooks' secret format)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
+
+
+def create_webhook(
+    database: Database,
+    organization_id: uuid.UUID,
+    *,
+    url: str,
+    description: str | None,
+    event_types: Sequence[str] | None,
+    now: datetime,
+) -> Json:
+    """Register an endpoint for the given event types (all of them by default). The returned
+    `secret` is the only time it is shown."""
+    endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        url=check_url(url),
+        description=description,
+        secret=new_secret(),
+        event_types=[kind for kind in EVENT_TYPES if kind in set(event_types or EVENT_TYPES)],
+        enabled=True,
+        created_at=now,
+        disabled_at=None,
+    )
+    with database.session() as session:
+        session.add(endpoint)
+        session.commit()
+    return {**webhook_view(endpoint), "secret": endpoint.secret}
+
+
+def list_webhooks(database: Database, organization_id: uuid.UUID) -> list[Json]:
+    with database.session() as session:
+        return [webhook_view(row) for row in store.list_webhooks(session, organization_id)]
+
+
+def get_webhook(database: Database, organization_id: uuid.UUID, webhook_id: uuid.UUID) -> Json:
+    with database.session() as session:
+        return webhook_view(_endpoint(session, organization_id, webhook_id))
+
+
+def disable_webhook(
+    database: Database, organization_id: uuid.UUID, webhook_id: uuid.UUID, now: datetime
+) -> Json:
+    """Disable an endpoint for good: no new event is written for it, and its undelivered
+    events are cancelled (one already being delivered at that moment may still arrive). It
+    stays listed, with its delivery log."""
+    with database.session() as session:
+        endpoint = _endpoint(session, organization_id, webhook_id)
+        if endpoint.enabled:
+            endpoint.enabled = False
+            endpoint.disabled_at = now
+            store.cancel_pending_events(session, endpoint.id)
+        view = webhook_view(endpoint)
+        session.commit()
+    return view
+
+
+def list_deliveries(
+    database: Database,
+    organization_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Json:
+    """The endpoint's delivery attempts, newest first, with the state of their event."""
+    before = decode_time_cursor(cursor) if cursor is not None else None
+    with database.session() as session:
+        _endpoint(session, organization_id, webhook_id)
+        rows = store.list_webhook_deliveries(
+            session, organization_id, webhook_id, before=before, limit=limit + 1
+        )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = encode_time_cursor(last.attempted_at, last.id)
+    items = [delivery_view(delivery, event) for delivery, event in page]
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
+def webhook_view(endpoint: WebhookEndpoint) -> Json:
+    """An endpoint as listed: never its secret."""
+    return _json(
+        {
+            "id": endpoint.id,
+            "url": endpoint.url,
+            "description": endpoint.description,
+            "event_types": endpoint.event_types,
+            "enabled": endpoint.enabled,
+            "created_at": endpoint.created_at,
+            "disabled_at": endpoint.disabled_at,
+        }
+    )
+
+
+def delivery_view(delivery: WebhookDelivery, event: WebhookEvent) -> Json:
+    return {
+        "id": delivery.id,
+        "event_id": event.id,
+        "event_type": event.event_type,
+        "event_status": event.status,
+        "attempt": delivery.attempt,
+        "attempted_at": delivery.attempted_at,
+        "status_code": delivery.status_code,
+        "error": delivery.error,
+        "duration_ms": delivery.duration_ms,
+    }
+
+
+def _endpoint(
+    session: Session, organization_id: uuid.UUID, webhook_id: uuid.UUID
+) -> WebhookEndpoint:
+    endpoint = store.get_webhook(session, organization_id, webhook_id)
+    if endpoint is None:
+        raise WebhookNotFoundError(f"no webhook {webhook_id}")
+    return endpoint
+
+
+# -- Alerts ----------------------------------------------------------------------------------
+
+
+def enqueue_alerts(
+    session: Session,
+    episode: Episode,
+    changes: Iterable[FlagChange],
+    now: datetime,
+    catalogue: Catalogue | None,
+) -> int:
+    """Write one outbox event per alert and enabled endpoint of the episode's organisation
+    subscribed to its type, in the caller's transaction: the alert exists if and only if the
+    write that caused it is committed. Returns the number of events written."""
+    changes = list(changes)
+    if not changes:
+        return 0
+    endpoints = store.enabled_webhooks(session, episode.organization_id)
+    written = 0
+    for change in changes:
+        payload: Json | None = None
+        for endpoint in endpoints:
+            if change.type not in endpoint.event_types:
+                continue
+            payload = payload or event_payload(change, episode, now, catalogue)
+            session.add(
+                WebhookEvent(
+                    id=uuid.uuid4(),
+                    organization_id=episode.organization_id,
+                    endpoint_id=endpoint.id,
+                    episode_id=episode.id,
+                    event_type=change.type,
+                    payload=payload,
+                    created_at=now,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    locked_until=None,
+                    lease_token=None,
+                    delivered_at=None,
+                    last_error=None,
+                )
+            )
+            written += 1
+    return written
+
+
+def event_payload(
+    change: FlagChange, episode: Episode, at: datetime, catalogue: Catalogue | None
+) -> Json:
+    """The JSON body of an alert: its type, when it happened, and the episode's references
+    and the flag as `GET /v1/episodes/{id}/ruptures` shows it (guidance in English).
+
+    The patient is named only by the caller's own opaque `patient_ref`. This is the one
+    place the body is built: further representations of the flag belong here.
+    """
+    flag = dict(change.flag)
+    if catalogue is not None:
+        flag["guidance"] = catalogue.render(list(flag.get("guidance", [])), "en")
+    return _json(
+        {
+            "type": change.type,
+            "timestamp": at,
+            "data": {
+                "episode_id": episode.id,
+                "patient_ref": episode.patient_ref,
+                "clinician_ref": episode.clinician_ref,
+                "setting": episode.setting,
+                "flag": flag,
+            },
+        }
+    )
+
+
+# -- Signatures ------------------------------------------------------------------------------
+
+
+def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`, keyed by the secret's
+    bytes (Standard Webhooks, symmetric signatures)."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signed_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The headers of one delivery of an event."""
+    return {
+        "content-type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(secret, event_id, timestamp, body),
+    }
+
+
+def _json(value: Mapping[str, Any]) -> Json:
+    plain: Json = orjson.loads(orjson.dumps(value))
+    return plain
