@@ -486,7 +486,7 @@ def _reevaluate(
     changes = flag_changes(before, evaluation.flags)
     if changes:
         episode = _episode(session, records, episode_id)
-        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance)
+        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
     return evaluation.flags
 
 

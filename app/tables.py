@@ -241,6 +241,8 @@ class WebhookEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(200))
     secret: Mapped[str] = mapped_column(String(64))
     event_types: Mapped[list[str]] = mapped_column(JSON)
+    # Whether each alert also carries the flag as a FHIR R4 Flag resource.
+    include_fhir_flag: Mapped[bool] = mapped_column(Boolean)
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

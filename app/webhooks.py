@@ -27,8 +27,10 @@ from app import store
 from app.core.alerts import ALERT_TYPES, FlagChange
 from app.cursors import decode_time_cursor, encode_time_cursor
 from app.db import Database
-from app.errors import InvalidWebhookUrlError, WebhookNotFoundError
+from app.errors import InvalidWebhookUrlError, UnknownInstrumentError, WebhookNotFoundError
+from app.fhir.observations import Context, flag_resource
 from app.guidance import Catalogue
+from app.instruments.registry import InstrumentRegistry
 from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Json = dict[str, Any]
@@ -78,6 +80,7 @@ def create_webhook(
     url: str,
     description: str | None,
     event_types: Sequence[str] | None,
+    include_fhir_flag: bool = False,
     now: datetime,
 ) -> Json:
     """Register an endpoint for the given event types (all of them by default). The returned
@@ -89,6 +92,7 @@ def create_webhook(
         description=description,
         secret=new_secret(),
         event_types=[kind for kind in EVENT_TYPES if kind in set(event_types or EVENT_TYPES)],
+        include_fhir_flag=include_fhir_flag,
         enabled=True,
         created_at=now,
         disabled_at=None,
@@ -158,6 +162,7 @@ def webhook_view(endpoint: WebhookEndpoint) -> Json:
             "url": endpoint.url,
             "description": endpoint.description,
             "event_types": endpoint.event_types,
+            "include_fhir_flag": endpoint.include_fhir_flag,
             "enabled": endpoint.enabled,
             "created_at": endpoint.created_at,
             "disabled_at": endpoint.disabled_at,
@@ -197,21 +202,29 @@ def enqueue_alerts(
     changes: Iterable[FlagChange],
     now: datetime,
     catalogue: Catalogue | None,
+    registry: InstrumentRegistry | None = None,
 ) -> int:
     """Write one outbox event per alert and enabled endpoint of the episode's organisation
     subscribed to its type, in the caller's transaction: the alert exists if and only if the
-    write that caused it is committed. Returns the number of events written."""
+    write that caused it is committed. Endpoints that asked for it also get the flag as a
+    FHIR Flag (needs `registry`). Returns the number of events written."""
     changes = list(changes)
     if not changes:
         return 0
     endpoints = store.enabled_webhooks(session, episode.organization_id)
     written = 0
     for change in changes:
-        payload: Json | None = None
+        payloads: dict[bool, Json] = {}
         for endpoint in endpoints:
             if change.type not in endpoint.event_types:
                 continue
-            payload = payload or event_payload(change, episode, now, catalogue)
+            fhir = endpoint.include_fhir_flag and registry is not None
+            if fhir not in payloads:
+                resource = (
+                    _fhir_flag(session, episode, change, now, catalogue, registry) if fhir else None
+                )
+                payloads[fhir] = event_payload(change, episode, now, catalogue, resource)
+            payload = payloads[fhir]
             session.add(
                 WebhookEvent(
                     id=uuid.uuid4(),
@@ -235,7 +248,11 @@ def enqueue_alerts(
 
 
 def event_payload(
-    change: FlagChange, episode: Episode, at: datetime, catalogue: Catalogue | None
+    change: FlagChange,
+    episode: Episode,
+    at: datetime,
+    catalogue: Catalogue | None,
+    fhir_flag: Json | None = None,
 ) -> Json:
     """The JSON body of an alert: its type, when it happened, and the episode's references
     and the flag as `GET /v1/episodes/{id}/ruptures` shows it (guidance in English).
@@ -243,22 +260,60 @@ def event_payload(
     The patient is named only by the caller's own opaque `patient_ref`. This is the one
     place the body is built: further representations of the flag belong here.
     """
-    flag = dict(change.flag)
+    data: Json = {
+        "episode_id": episode.id,
+        "patient_ref": episode.patient_ref,
+        "clinician_ref": episode.clinician_ref,
+        "setting": episode.setting,
+        "flag": _rendered(change.flag, catalogue),
+    }
+    if fhir_flag is not None:
+        data["fhir_flag"] = fhir_flag
+    return _json({"type": change.type, "timestamp": at, "data": data})
+
+
+def _rendered(flag: Mapping[str, Any], catalogue: Catalogue | None) -> Json:
+    """The flag with its guidance ids rendered as texts, in English."""
+    rendered = dict(flag)
     if catalogue is not None:
-        flag["guidance"] = catalogue.render(list(flag.get("guidance", [])), "en")
-    return _json(
-        {
-            "type": change.type,
-            "timestamp": at,
-            "data": {
-                "episode_id": episode.id,
-                "patient_ref": episode.patient_ref,
-                "clinician_ref": episode.clinician_ref,
-                "setting": episode.setting,
-                "flag": flag,
-            },
-        }
+        rendered["guidance"] = catalogue.render(list(flag.get("guidance", [])), "en")
+    return rendered
+
+
+def _fhir_flag(
+    session: Session,
+    episode: Episode,
+    change: FlagChange,
+    now: datetime,
+    catalogue: Catalogue | None,
+    registry: InstrumentRegistry | None,
+) -> Json | None:
+    """The flag as a FHIR Flag about the episode's patient, at the flagged administration's
+    encounter and time, its guidance in English; None if its instrument is no longer loaded."""
+    if registry is None:
+        return None
+    flag = _rendered(change.flag, catalogue)
+    try:
+        definition = registry.get(str(flag["instrument"])).definition
+    except UnknownInstrumentError:
+        return None
+    administration_id = uuid.UUID(str(flag["administration_id"]))
+    administration = store.get_administration(
+        session, episode.organization_id, episode.id, administration_id
     )
+    history = store.revisions(session, administration_id) if administration else []
+    encounter = administration.encounter_ref if administration else None
+    context = Context(
+        seed=administration_id,
+        subject={"identifier": {"value": episode.patient_ref}},
+        encounter={"identifier": {"value": encounter}} if encounter else None,
+        effective=history[-1].administered_at.isoformat() if history else None,
+        issued=now.isoformat(),
+    )
+    resource = flag_resource(definition, flag, context)
+    if change.type == "rupture.withdrawn":
+        resource["status"] = "entered-in-error"
+    return resource
 
 
 # -- Signatures ------------------------------------------------------------------------------

@@ -1175,7 +1175,8 @@ WEBHOOK_EXAMPLE: dict[str, JsonValue] = {
     "description": "EHR rupture inbox",
     "event_types": ["rupture.raised", "rupture.repaired", "rupture.unrepaired",
                     "rupture.withdrawn"],
-    "enabled": True, "created_at": "2026-11-22T09:00:00Z", "disabled_at": None,
+    "include_fhir_flag": False, "enabled": True, "created_at": "2026-11-22T09:00:00Z",
+    "disabled_at": None,
 }  # fmt: skip
 
 
@@ -1197,6 +1198,9 @@ class WebhookCreate(WireModel):
         list[EventType] | None,
         Field(min_length=1, description="The events to send; all of them if left out."),
     ] = None
+    include_fhir_flag: bool = Field(
+        default=False, description="Each alert also carries the flag as a FHIR R4 Flag."
+    )
 
 
 class WebhookView(WireModel):
@@ -1208,6 +1212,7 @@ class WebhookView(WireModel):
     url: str
     description: str | None
     event_types: list[EventType]
+    include_fhir_flag: bool
     enabled: bool
     created_at: AwareDatetime
     disabled_at: AwareDatetime | None
@@ -1283,6 +1288,13 @@ class RuptureAlertData(WireModel):
     clinician_ref: str
     setting: str | None
     flag: EpisodeRuptureFlag
+    fhir_flag: FhirResource | None = Field(
+        default=None,
+        description=(
+            "With `include_fhir_flag`: the flag as a FHIR R4 Flag (status entered-in-error"
+            " when withdrawn), its guidance as narrative text and extensions."
+        ),
+    )
 
 
 class RuptureAlert(WireModel):

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=200), nullable=True),
         sa.Column("secret", sa.String(length=64), nullable=False),
         sa.Column("event_types", sa.JSON(), nullable=False),
+        sa.Column("include_fhir_flag", sa.Boolean(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),

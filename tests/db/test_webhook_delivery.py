@@ -3,6 +3,7 @@ with back-off, never twice, never lost, and drained by several dispatchers at on
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.flag import Flag
 from sqlalchemy import Engine, func, select
 from standardwebhooks.webhooks import Webhook
 
@@ -178,6 +180,44 @@ def test_withdrawing_the_administration_that_raised_a_flag_sends_rupture_withdra
     )
     assert payload.data.flag.administration_id == flag_source
     assert payload.data.flag.state == "pending"
+
+
+def test_an_endpoint_that_asks_for_it_gets_the_flag_as_a_fhir_flag_with_its_guidance(
+    engine: Engine, organisation: Organisation, app: Any
+) -> None:
+    with (
+        Receiver() as plain,
+        Receiver() as fhir,
+        TestClient(app, headers=organisation.headers) as client,
+    ):
+        _webhook(client, plain.url)
+        created = client.post("/v1/webhooks", json={"url": fhir.url, "include_fhir_flag": True})
+        assert created.json()["include_fhir_flag"] is True
+        episode = _episode(client)
+        _record(client, episode, RUPTURE)
+        _dispatcher(engine).deliver_due()
+        path = f"/v1/episodes/{episode}/administrations"
+        raised = next(r.json for r in fhir.received if is_bond_v_drop(r.json))
+        flag = raised["data"]["flag"]
+        withdrawal = f"{path}/{flag['administration_id']}/withdrawal"
+        assert client.post(withdrawal, json={"reason": "wrong patient"}).status_code == 200
+        _dispatcher(engine).deliver_due()
+    assert all("fhir_flag" not in r.json["data"] for r in plain.received)
+    resource = raised["data"]["fhir_flag"]
+    Flag.model_validate(resource)
+    RuptureAlert.model_validate(raised)
+    assert resource["status"] == "active"
+    assert resource["code"]["coding"][0]["code"] == "rupture.v_drop"
+    assert resource["subject"] == {"identifier": {"value": "ehr-4711"}}
+    assert resource["period"]["start"].startswith("2026-03-04T")
+    for entry in flag["guidance"]:  # the guidance goes with the FHIR Flag as text
+        assert html.escape(entry["text"]) in resource["text"]["div"]
+    withdrawn = next(
+        r.json
+        for r in fhir.received
+        if r.json["type"] == "rupture.withdrawn" and is_bond_v_drop(r.json)
+    )
+    assert withdrawn["data"]["fhir_flag"]["status"] == "entered-in-error"
 
 
 def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(

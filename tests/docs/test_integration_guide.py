@@ -7,18 +7,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine
 
-from app import keys
-from app.db import Database
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
+from tests.webhooks_support import Organisation
 
 GUIDE = PROJECT_ROOT / "docs" / "integration.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -37,10 +34,18 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread, on the test database."""
+    """The app under uvicorn on a free loopback port, in a thread, on the test database, its
+    webhook dispatcher on (polling often, retrying at once)."""
+    dispatching = settings.model_copy(
+        update={
+            "webhook_dispatch": True,
+            "webhook_poll_seconds": 0.05,
+            "webhook_retry_base_seconds": 0.0,
+        }
+    )
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+        uvicorn.Config(create_app(dispatching), host="127.0.0.1", port=port, log_config=None)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -59,14 +64,19 @@ def test_the_guide_has_examples_for_every_section() -> None:
     text = GUIDE.read_text(encoding="utf-8")
     assert len(python_blocks()) >= 4
     headings = re.findall(r"^## \d+\. (.+)$", text, re.MULTILINE)
-    assert headings[:3] == ["Authenticate", "Record from JSON", "Record from FHIR R4"]
+    assert headings == [
+        "Authenticate",
+        "Record from JSON",
+        "Record from FHIR R4",
+        "Receive rupture alerts",
+        "Verify a webhook signature",
+    ]
 
 
-def test_every_python_example_of_the_guide_runs(live_server: str, engine: Engine) -> None:
-    _, admin_key = keys.create_organization(
-        Database(engine), "Integration guide clinic", datetime.now(UTC)
-    )
-    namespace: dict[str, Any] = {"BORDIN_URL": live_server, "BORDIN_KEY": admin_key}
+def test_every_python_example_of_the_guide_runs(
+    live_server: str, organisation: Organisation
+) -> None:
+    namespace: dict[str, Any] = {"BORDIN_URL": live_server, "BORDIN_KEY": organisation.admin_key}
     try:
         for index, block in enumerate(python_blocks()):
             code = compile(block, f"{GUIDE.name}, python block {index + 1}", "exec")
