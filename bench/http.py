@@ -23,12 +23,14 @@ from app import keys
 from app.db import Database
 from app.settings import Settings
 from app.tables import LOCAL_ORGANIZATION_ID
-from bench.core import random_answers
+from bench.core import questionnaire_response, random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BATCH_ROWS = 10_000
-WAI_SR_BODY = {"instrument": "wai-sr", "responses": random_answers(1, 12, 5)[0]}
+WAI_SR_ANSWERS = random_answers(1, 12, 5)[0]
+WAI_SR_BODY = {"instrument": "wai-sr", "responses": WAI_SR_ANSWERS}
+FHIR_BODY = questionnaire_response("wai-sr", WAI_SR_ANSWERS)
 
 
 def free_port() -> int:
@@ -132,6 +134,7 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         ours: list[float] = []
         bare: list[float] = []
         batches: list[float] = []
+        fhir: list[float] = []
         batch = batch_body(BATCH_ROWS)
         with (
             serve(["--factory", "app.main:app_factory"], env) as ours_url,
@@ -151,6 +154,9 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
                         key=key,
                     )
                 )  # fmt: skip
+                fhir.append(
+                    wrk_rate(ours_url, "/v1/scores/fhir", FHIR_BODY, seconds, workdir, key=key)
+                )
     ratios = [mine / theirs for mine, theirs in zip(ours, bare, strict=True)]
     rows = [rate * BATCH_ROWS for rate in batches]
     figures = {
@@ -158,6 +164,7 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         "POST /v1/scores": statistics.median(ours),
         "ratio": statistics.median(ratios),
         "batch rows/s": statistics.median(rows),
+        "POST /v1/scores/fhir": statistics.median(fhir),
     }
     print(f"  bare FastAPI endpoint            {figures['bare FastAPI endpoint']:>12,.0f} req/s")
     print(f"  POST /v1/scores                  {figures['POST /v1/scores']:>12,.0f} req/s")
@@ -169,5 +176,9 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         f"  POST /v1/scores/batch, 10 000 WAI-SR rows: {figures['batch rows/s']:,.0f} rows/s median"
         f" ({1000 / statistics.median(batches):.0f} ms per batch;"
         f" rounds {min(rows):,.0f} to {max(rows):,.0f})"
+    )
+    print(
+        f"  POST /v1/scores/fhir (WAI-SR QuestionnaireResponse -> Bundle of 4 Observations):"
+        f" {figures['POST /v1/scores/fhir']:,.0f} req/s median"
     )
     return figures

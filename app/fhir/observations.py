@@ -62,39 +62,49 @@ def score_bundle(
 ) -> Json:
     """A collection Bundle: the QuestionnaireResponse, one Observation per scale, derived
     from it, and a Flag per rupture flag (with its repair guidance as text)."""
-    response_url = _urn(context, "QuestionnaireResponse")
+    bundle_id = uuid.uuid5(context.seed, "Bundle")
+    # The response is entry 1 and scale n entry n + 2: ids derived from the bundle's, so the
+    # same administration always gets the same ids (one SHA-1 a bundle, not one an entry).
+    response_url = f"urn:uuid:{_derived(bundle_id, 1)}"
+    scale_ids = {
+        scale.id: _derived(bundle_id, index + 2) for index, scale in enumerate(definition.scales)
+    }
     entries = [{"fullUrl": response_url, "resource": response}]
     observations = {
-        scale.id: _observation(definition, result, scale.id, context, response_url)
+        scale.id: _observation(
+            definition, result, scale.id, context, response_url, scale_ids[scale.id]
+        )
         for scale in definition.scales
     }
     total = next((scale for scale in definition.scales if scale.id == "total"), None)
     if total is not None:
         members = [
-            {"reference": _urn(context, f"Observation/{scale.id}")}
+            {"reference": f"urn:uuid:{scale_ids[scale.id]}"}
             for scale in definition.scales
             if scale.id != "total" and set(scale.items) <= set(total.items)
         ]
         if members:
             observations["total"]["hasMember"] = members
     entries += [
-        {"fullUrl": _urn(context, f"Observation/{scale_id}"), "resource": observation}
+        {"fullUrl": f"urn:uuid:{scale_ids[scale_id]}", "resource": observation}
         for scale_id, observation in observations.items()
     ]
-    entries += [
-        {
-            "fullUrl": _urn(context, f"Flag/{_flag_key(flag)}"),
-            "resource": flag_resource(definition, flag, context),
-        }
-        for flag in flags
-    ]
+    for flag in flags:
+        resource = flag_resource(definition, flag, context)
+        entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
     return {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid5(context.seed, "Bundle")),
+        "id": str(bundle_id),
         "type": "collection",
         "timestamp": context.issued,
         "entry": entries,
     }
+
+
+def _derived(base: uuid.UUID, index: int) -> uuid.UUID:
+    """The index-th id of a bundle: the low bits of its node field changed, so the version and
+    variant bits stay those of a valid UUID."""
+    return uuid.UUID(int=base.int ^ index)
 
 
 def _observation(
@@ -103,12 +113,13 @@ def _observation(
     scale_id: str,
     context: Context,
     response_url: str,
+    observation_id: uuid.UUID,
 ) -> Json:
     scale = result["scales"][scale_id]
     code = coding(scale_code(definition.id, scale_id), scale_display(definition, scale_id))
     observation: Json = {
         "resourceType": "Observation",
-        "id": str(uuid.uuid5(context.seed, f"Observation/{scale_id}")),
+        "id": str(observation_id),
         "status": "final",
         "category": [
             {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
@@ -246,7 +257,3 @@ def _score(value: float | None) -> Json:
 
 def _flag_key(flag: Json) -> str:
     return f"{flag['instrument']}/{flag['rater']}/{flag['rule']}/{flag['scale']}/{flag['session']}"
-
-
-def _urn(context: Context, name: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(context.seed, name)}"

@@ -15,7 +15,7 @@ from app.errors import (
     QuestionnaireResponseMismatchError,
     UnknownInstrumentError,
 )
-from app.fhir.questionnaire import answer_code, choice_values, is_choice
+from app.fhir.questionnaire import answer_code, choice_values, is_choice, plain_number
 from app.fhir.terms import (
     RATER_EXTENSION,
     SESSION_EXTENSION,
@@ -134,9 +134,35 @@ def _questionnaire(
         return None
 
 
+# What each item accepts, by definition hash: the codes of a choice item (code -> the value
+# as JSON would send it, 4 not 4.0, so both routes store the same answers), or
+# None for a decimal item. Built once per definition: a response is read on the hot path.
+_ANSWER_CODES: dict[str, dict[str, dict[str, float | int] | None]] = {}
+
+
+def _answer_codes(loaded: LoadedInstrument) -> dict[str, dict[str, float | int] | None]:
+    table = _ANSWER_CODES.get(loaded.definition_hash)
+    if table is None:
+        definition = loaded.definition
+        table = {}
+        for item in definition.items:
+            scale = definition.scale_of(item)
+            table[item.id] = (
+                {
+                    answer_code(v): plain_number(v)
+                    for v in [*choice_values(scale), *scale.not_assessed]
+                }
+                if is_choice(scale)
+                else None
+            )
+        _ANSWER_CODES[loaded.definition_hash] = table
+    return table
+
+
 def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> dict[str, object]:
     definition = loaded.definition
-    known = {item.id: item for item in definition.items}
+    known = _answer_codes(loaded)
+    system = answer_system(definition.id)
     if not isinstance(items, list):
         errors.append(_error(["item"], "not_a_list", "item must be a list"))
         return {}
@@ -165,23 +191,20 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
         if not answers:
             responses[link_id] = None
             continue
-        scale = definition.scale_of(known[link_id])
+        codes = known[link_id]
         answer = answers[0] if isinstance(answers[0], dict) else {}
-        if is_choice(scale):
-            codes = {
-                answer_code(value): value for value in [*choice_values(scale), *scale.not_assessed]
-            }
+        if codes is not None:
             coding = answer.get("valueCoding")
             if not isinstance(coding, dict) or set(answer) - {"valueCoding", "extension", "id"}:
                 errors.append(
                     _error([*where, "answer", 0], "wrong_answer_type", "expected a valueCoding")
                 )
-            elif coding.get("system", answer_system(definition.id)) != answer_system(definition.id):
+            elif coding.get("system", system) != system:
                 errors.append(
                     _error(
                         [*where, "answer", 0, "valueCoding", "system"],
                         "unknown_answer_system",
-                        f"expected {answer_system(definition.id)}",
+                        f"expected {system}",
                     )
                 )
             elif coding.get("code") not in codes:

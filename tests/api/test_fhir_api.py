@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
@@ -172,17 +173,43 @@ def test_recording_from_fhir_returns_observations_and_flags_with_guidance(
     assert "<li>" in flag["text"]["div"]
 
 
-def test_json_and_fhir_store_the_same_row(client: TestClient, engine: Engine, patient: str) -> None:
+WAI_SR = {"1": 4, "2": 5, "3": 4, "4": 3, "5": 5, "6": 4, "7": 4, "8": 3, "9": 5, "10": 4}
+
+
+def wai_sr_response(patient: str, session: int, answers: dict[str, int]) -> dict[str, Any]:
+    """A WAI-SR response: choice items answered with their codes (items 11 and 12 left out)."""
+    return {
+        **srs_response(patient, session, {}),
+        "questionnaire": "https://bordin.dev/fhir/Questionnaire/wai-sr|1.0.0",
+        "item": [
+            {"linkId": item, "answer": [{"valueCoding": {"code": str(value)}}]}
+            for item, value in answers.items()
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "resource"),
+    [("srs", SRS_38, srs_response), ("wai-sr", WAI_SR, wai_sr_response)],
+)
+def test_json_and_fhir_store_the_same_row(
+    client: TestClient,
+    engine: Engine,
+    patient: str,
+    instrument: str,
+    answers: dict[str, Any],
+    resource: Any,
+) -> None:
     by_json, by_fhir = _episode(client, patient), _episode(client, patient)
     json_body = {
-        "instrument": "srs", "version": "1.0.0", "rater": "client", "session": 1,
-        "administered_at": "2026-03-01T10:00:00+01:00", "responses": SRS_38,
+        "instrument": instrument, "version": "1.0.0", "rater": "client", "session": 1,
+        "administered_at": "2026-03-01T10:00:00+01:00", "responses": answers,
         "encounter_ref": "visit-1",
     }  # fmt: skip
     assert client.post(f"/v1/episodes/{by_json}/administrations", json=json_body).status_code == 201
     response = client.post(
         f"/v1/episodes/{by_fhir}/questionnaire-responses",
-        json=srs_response(patient, 1, SRS_38),
+        json=resource(patient, 1, answers),
         headers=FHIR_JSON,
     )
     assert response.status_code == 201
@@ -211,7 +238,11 @@ def test_json_and_fhir_store_the_same_row(client: TestClient, engine: Engine, pa
             {k: v for k, v in revision.items() if k not in ignored},
         )
 
-    assert stored(by_json) == stored(by_fhir)
+    # As JSON text, so that an answer stored as 4.0 on one side and 4 on the other differs.
+    as_json = orjson.OPT_SORT_KEYS
+    assert orjson.dumps(stored(by_json), default=str, option=as_json) == orjson.dumps(
+        stored(by_fhir), default=str, option=as_json
+    )
     assert stored(by_fhir)[0]["encounter_ref"] == "visit-1"
 
 
