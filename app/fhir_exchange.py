@@ -11,7 +11,7 @@ from app import episodes
 from app.core.results import ItemError
 from app.episodes import RATERS, Json, NewAdministration, Records
 from app.errors import QuestionnaireResponseMismatchError
-from app.fhir.observations import Context, score_bundle
+from app.fhir.observations import Context, flag_resource, score_bundle
 from app.fhir.responses import ReadResponse, read_response
 from app.instruments.registry import InstrumentRegistry
 
@@ -117,6 +117,50 @@ def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json]) -> Js
         {**resource, "id": administration["id"]},
         flags,
     )
+
+
+def episode_flags_bundle(records: Records, episode_id: uuid.UUID, flags: list[Json]) -> Json:
+    """The episode's rupture flags (`flags`: as `/ruptures` lists them, guidance rendered) as a
+    searchset Bundle of FHIR Flags: the episode's patient, each flag's encounter and the time
+    of the session that raised it, and, once repaired, of the session that repaired it."""
+    episode = episodes.get_episode(records, episode_id)
+    administrations: dict[str, Json] = {}
+    cursor: str | None = None
+    while True:
+        page = episodes.list_administrations(records, episode_id, limit=200, cursor=cursor)
+        administrations.update((item["id"], item) for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    subject = {"identifier": {"value": episode["patient_ref"]}}
+    entries = []
+    for flag in flags:
+        raised = administrations.get(flag["administration_id"], {})
+        repair = flag.get("repaired_at") or {}
+        repaired = administrations.get(repair.get("administration_id", ""), {})
+        encounter = raised.get("encounter_ref")
+        context = Context(
+            seed=uuid.UUID(flag["administration_id"]),
+            subject=subject,
+            encounter={"identifier": {"value": encounter}} if encounter else None,
+            effective=raised.get("administered_at"),
+            issued=episode["created_at"],
+        )
+        definition = records.registry.get(flag["instrument"]).definition
+        resource = flag_resource(definition, flag, context, ended=repaired.get("administered_at"))
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "entry": entries,
+    }
 
 
 def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app import fhir_exchange
+from app import episodes, fhir_exchange
 from app.api.auth import caller, scoring_caller, secured
 from app.api.body import is_json
 from app.api.episode_routes import ACKNOWLEDGED, IdempotencyKey, records_of, with_guidance
@@ -35,6 +35,7 @@ router = APIRouter(tags=["fhir"])
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
 Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
+Reader = Annotated[Principal, Depends(caller("records:read"))]
 
 
 class FhirResponse(JSONResponse):
@@ -154,6 +155,27 @@ def record_questionnaire_response(
 
 # The routes that read their body themselves: their schemas go into the OpenAPI document.
 FHIR_BODY_MODELS = (FhirQuestionnaireResponse,)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/fhir-flags",
+    operation_id="listEpisodeFhirFlags",
+    tags=["episodes"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=secured("records:read"),
+)
+def list_episode_fhir_flags(
+    episode_id: UUID, state: State, principal: Reader, lang: Lang
+) -> Response:
+    """Every rupture flag of the episode in its current state, as a searchset Bundle of FHIR
+    Flags (`inactive` once repaired, the repair's time as `period.end`), each with its repair
+    guidance as text in the language of `Accept-Language`."""
+    records = records_of(state, principal)
+    ruptures = with_guidance(episodes.episode_ruptures(records, episode_id), "items", state, lang)
+    bundle = fhir_exchange.episode_flags_bundle(records, episode_id, ruptures["items"])
+    return FhirResponse(bundle, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
 
 def _resource(body: bytes, content_type: str | None) -> Any:

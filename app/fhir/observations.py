@@ -185,7 +185,9 @@ def _interpretation(flag: Any) -> Json:
     }
 
 
-def flag_resource(definition: InstrumentDefinition, flag: Json, context: Context) -> Json:
+def flag_resource(
+    definition: InstrumentDefinition, flag: Json, context: Context, ended: str | None = None
+) -> Json:
     """A rupture flag as a FHIR Flag. Its narrative says what was seen and what the
     guidance suggests trying next, in the caller's language; the guidance is also an
     extension, one entry per catalogue entry, for systems that show it on their own."""
@@ -214,6 +216,8 @@ def flag_resource(definition: InstrumentDefinition, flag: Json, context: Context
         resource["encounter"] = context.encounter
     if context.effective is not None:
         resource["period"] = {"start": context.effective}
+        if ended is not None:
+            resource["period"]["end"] = ended  # when the session that repaired it took place
     if flag.get("guidance"):
         resource["extension"] = [_guidance_extension(entry) for entry in flag["guidance"]]
     return resource

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -320,3 +321,42 @@ def test_a_submit_key_gets_back_only_the_response_id(
     assert set(entry["resource"]) == {"resourceType", "id", "questionnaire", "status"}
     listed = client.get(f"/v1/episodes/{episode}/administrations").json()["items"]
     assert [item["id"] for item in listed] == [entry["resource"]["id"]]
+
+
+def test_an_episode_s_flags_are_exported_as_fhir_flags_in_their_current_state(
+    client: TestClient, patient: str, settings: Settings
+) -> None:
+    episode = _episode(client, patient, setting="nursing")
+    path = f"/v1/episodes/{episode}/questionnaire-responses"
+    for session, answers in ((1, SRS_38), (2, SRS_37), (3, SRS_38)):
+        response = client.post(
+            path, json=srs_response(patient, session, answers), headers=FHIR_JSON
+        )
+        assert response.status_code == 201
+    exported = client.get(f"/v1/episodes/{episode}/fhir-flags", headers={"Accept-Language": "fr"})
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "application/fhir+json"
+    bundle = exported.json()
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "searchset"
+    ruptures = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
+    assert bundle["total"] == len(ruptures) >= 1
+    flag = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["code"]["coding"][0]["code"] == "rupture.drop_from_previous"
+    )
+    assert flag["status"] == "inactive"  # session 3 got back to 38: repaired
+    assert flag["encounter"] == {"identifier": {"value": "visit-2"}}
+    assert flag["subject"] == {"identifier": {"value": patient}}
+    assert flag["period"]["start"].startswith("2026-03-02T")
+    assert flag["period"]["end"].startswith("2026-03-03T")
+    drop = next(f for f in ruptures if f["rule"] == "drop_from_previous")
+    french = load_catalogue(settings.guidance_file).render(
+        [entry["id"] for entry in drop["guidance"]], "fr"
+    )
+    assert french
+    for entry in french:
+        assert html.escape(entry["text"]) in flag["text"]["div"]
+    other = client.get(f"/v1/episodes/{uuid.uuid4()}/fhir-flags")
+    assert other.status_code == 404

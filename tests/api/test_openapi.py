@@ -45,6 +45,7 @@ OPERATIONS = {
     ("get", "/v1/code-system"): "getCodeSystem",
     ("post", "/v1/scores/fhir"): "scoreQuestionnaireResponse",
     ("post", "/v1/episodes/{episode_id}/questionnaire-responses"): "recordQuestionnaireResponse",
+    ("get", "/v1/episodes/{episode_id}/fhir-flags"): "listEpisodeFhirFlags",
     ("post", "/v1/webhooks"): "createWebhook",
     ("get", "/v1/webhooks"): "listWebhooks",
     ("get", "/v1/webhooks/{webhook_id}"): "getWebhook",
