@@ -19,6 +19,8 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.errors import QuestionnaireResponseMismatchError
 from app.fhir.observations import Context, flag_resource
@@ -368,3 +370,65 @@ def test_a_rupture_flag_is_a_fhir_flag_with_its_guidance_as_text(
     (guidance,) = resource["extension"]
     assert {"url": "text", "valueString": "Name the <tension> & ask."} in guidance["extension"]
     assert {"url": "source", "valueString": "Safran & Muran 2000"} in guidance["extension"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+ANSWERS = st.lists(
+    st.dictionaries(
+        st.sampled_from(["valueCoding", "valueDecimal", "valueInteger", "valueString", "id"]),
+        JSON_VALUES | st.fixed_dictionaries({"code": st.sampled_from(["1", "4", "5", "9", ""])}),
+        max_size=2,
+    )
+    | JSON_VALUES,
+    max_size=2,
+)
+ITEMS = st.lists(
+    st.fixed_dictionaries(
+        {"linkId": st.sampled_from(["1", "2", "12", "13", ""]) | JSON_VALUES},
+        optional={"answer": ANSWERS | JSON_VALUES, "item": JSON_VALUES},
+    )
+    | JSON_VALUES,
+    max_size=4,
+)
+
+
+@given(
+    questionnaire=st.sampled_from(
+        [f"{questionnaire_url('wai-sr')}|1.0.0", questionnaire_url("srs"), "x"]
+    )
+    | JSON_VALUES,
+    status=st.sampled_from(["completed", "in-progress"]) | JSON_VALUES,
+    items=ITEMS | JSON_VALUES,
+    extension=JSON_VALUES,
+)
+def test_any_json_is_scored_or_refused_with_located_errors_never_a_crash(
+    registry: InstrumentRegistry, questionnaire: Any, status: Any, items: Any, extension: Any
+) -> None:
+    resource = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": questionnaire,
+        "status": status,
+        "item": items,
+        "extension": extension,
+        "subject": extension,
+        "authored": status,
+    }
+    refused: QuestionnaireResponseMismatchError | None = None
+    try:
+        bundle = score_questionnaire_response(registry, resource, NOW)
+    except QuestionnaireResponseMismatchError as error:  # anything else fails the test
+        refused = error
+    if refused is None:
+        assert bundle["entry"][0]["resource"] is resource
+        return
+    assert refused.errors
+    assert all(error["loc"] and error["code"] for error in refused.errors)
+    OperationOutcome.model_validate(
+        {"resourceType": "OperationOutcome", "issue": refused.members["issue"]}
+    )
