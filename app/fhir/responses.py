@@ -77,7 +77,7 @@ def read_response(resource: Any, registry: InstrumentRegistry) -> ReadResponse:
             _error(
                 ["status"],
                 "not_completed",
-                f"status is {status!r}; only completed or amended responses are scored",
+                f"status is {_shown(status)}; only completed or amended responses are scored",
             )
         )
     responses = _answers(resource.get("item", []), loaded, errors) if loaded else {}
@@ -123,7 +123,7 @@ def _questionnaire(
             _error(
                 ["questionnaire"],
                 "unknown_questionnaire",
-                f"{url!r} is not a Bordin Questionnaire ({prefix}<instrument>)",
+                f"{_shown(url)} is not a Bordin Questionnaire ({prefix}<instrument>)",
             )
         )
         return None
@@ -174,7 +174,9 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
             continue
         where: list[str | int] = ["item", link_id]
         if link_id not in known:
-            errors.append(_error(where, "unknown_item", f"{definition.id} has no item {link_id!r}"))
+            errors.append(
+                _error(where, "unknown_item", f"{definition.id} has no item {_shown(link_id)}")
+            )
             continue
         if link_id in responses:
             errors.append(_error(where, "duplicate_item", "the item is answered twice"))
@@ -212,7 +214,7 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
                     _error(
                         [*where, "answer", 0, "valueCoding", "code"],
                         "unknown_answer_code",
-                        f"{coding.get('code')!r} is not one of {', '.join(codes)}",
+                        f"{_shown(coding.get('code'))} is not one of {', '.join(codes)}",
                     )
                 )
             else:
@@ -271,6 +273,12 @@ def _extensions(resource: Json, url: str) -> list[Json]:
 def _element(resource: Json, name: str) -> Json | None:
     value = resource.get(name)
     return value if isinstance(value, dict) else None
+
+
+def _shown(value: object) -> str:
+    """A value the client sent, quoted and cut short for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _error(loc: list[str | int], code: str, message: str) -> ItemError:
