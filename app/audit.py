@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 
 from app import store
 from app.cursors import decode_time_cursor, encode_time_cursor
 from app.db import Database
+from app.plain import plain_json
 from app.tables import AuditEvent
 
 
@@ -119,5 +119,4 @@ def list_events(
         }
         for event in page
     ]
-    plain: dict[str, Any] = orjson.loads(orjson.dumps({"items": items, "next_cursor": next_cursor}))
-    return plain
+    return plain_json({"items": items, "next_cursor": next_cursor})

@@ -46,6 +46,7 @@ from app.instruments.definition import (
     VDropRule,
 )
 from app.instruments.registry import InstrumentRegistry
+from app.plain import plain_json
 from app.services import definition_row
 from app.tables import (
     Administration,
@@ -206,7 +207,9 @@ def record_administration(
             session.add(revision)
             flags = _reevaluate(session, records, episode.id, now)
             raised = [f for f in flags if f["administration_id"] == str(administration.id)]
-            body = _json({**_administration_view(administration, [revision]), "ruptures": raised})
+            body = plain_json(
+                {**_administration_view(administration, [revision]), "ruptures": raised}
+            )
             if idempotency_key is not None:
                 session.add(
                     IdempotencyRecord(
@@ -269,7 +272,7 @@ def correct_administration(
         )  # fmt: skip
         session.add(revision)
         flags = _reevaluate(session, records, episode_id, now)
-        body = _json(
+        body = plain_json(
             {
                 **_administration_view(administration, [*history, revision]),
                 "ruptures": [f for f in flags if f["administration_id"] == str(administration.id)],
@@ -297,7 +300,9 @@ def withdraw_administration(
         )  # fmt: skip
         session.add(revision)
         _reevaluate(session, records, episode_id, now)
-        body = _json({**_administration_view(administration, [*history, revision]), "ruptures": []})
+        body = plain_json(
+            {**_administration_view(administration, [*history, revision]), "ruptures": []}
+        )
         _audit(session, records, "withdrawAdministration", "administration", administration.id, 200)
         session.commit()
         return body
@@ -322,7 +327,7 @@ def list_administrations(
     next_cursor = None
     if len(ordered) > limit:
         next_cursor = encode_cursor(list(_administration_key(page[-1][0])))
-    return _json({"items": items, "next_cursor": next_cursor})
+    return plain_json({"items": items, "next_cursor": next_cursor})
 
 
 # -- Reading the alliance over time ----------------------------------------------------------
@@ -354,7 +359,7 @@ def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rate
     def in_series(entry: Json) -> bool:
         return bool(entry["instrument"] == instrument and entry["rater"] == rater)
 
-    return _json(
+    return plain_json(
         {
             "instrument": instrument,
             "rater": rater,
@@ -370,7 +375,7 @@ def episode_ruptures(records: Records, episode_id: uuid.UUID) -> Json:
     with records.database.session() as session:
         _episode(session, records, episode_id)
         evaluation = _evaluate_episode(session, records, episode_id)
-    return _json({"items": evaluation.flags, "not_evaluated": evaluation.not_evaluated})
+    return plain_json({"items": evaluation.flags, "not_evaluated": evaluation.not_evaluated})
 
 
 def instrument_statistics(records: Records, instrument_id: str) -> Json:
@@ -477,7 +482,7 @@ def _reevaluate(
                 scale=flag["scale"],
                 session=flag["session"],
                 state=flag["state"],
-                flag=_json(flag),
+                flag=plain_json(flag),
                 evaluated_at=now,
             )
             for flag in evaluation.flags
@@ -602,8 +607,8 @@ def _revision(
         instrument_version=version,
         definition_hash=definition_hash,
         administered_at=administered_at,
-        responses=_json(dict(responses)),
-        result=_json(dict(result)),
+        responses=plain_json(dict(responses)),
+        result=plain_json(dict(result)),
         created_at=now,
     )
 
@@ -666,7 +671,7 @@ def _request_hash(episode_id: uuid.UUID, new: NewAdministration) -> str:
 
 
 def _episode_view(episode: Episode) -> Json:
-    return _json(
+    return plain_json(
         {
             "id": episode.id,
             "patient_ref": episode.patient_ref,
@@ -714,9 +719,3 @@ def _administration_view(
 
 def _administration_key(administration: Administration) -> tuple[int, str, str]:
     return administration.session, administration.instrument_id, administration.rater
-
-
-def _json(value: Mapping[str, Any]) -> Json:
-    """Plain JSON values (UUIDs and datetimes as RFC 3339 strings), as stored and as sent."""
-    plain: Json = orjson.loads(orjson.dumps(value))
-    return plain

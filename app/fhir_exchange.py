@@ -12,7 +12,7 @@ from app.core.results import ItemError
 from app.episodes import RATERS, Json, NewAdministration, Records
 from app.errors import QuestionnaireResponseMismatchError
 from app.fhir.observations import Context, flag_resource, score_bundle
-from app.fhir.responses import ReadResponse, read_response
+from app.fhir.responses import ReadResponse, located_error, read_response
 from app.instruments.registry import InstrumentRegistry
 
 
@@ -57,7 +57,7 @@ def record_questionnaire_response(
     patient = _identifier(read.subject)
     if patient is None:
         errors.append(
-            _error(
+            located_error(
                 ["subject", "identifier"],
                 "missing_subject",
                 "identify the patient in subject.identifier",
@@ -65,7 +65,7 @@ def record_questionnaire_response(
         )
     elif patient != episode["patient_ref"]:
         errors.append(
-            _error(
+            located_error(
                 ["subject", "identifier", "value"],
                 "wrong_patient",
                 "the patient is not the episode's patient",
@@ -74,12 +74,16 @@ def record_questionnaire_response(
     encounter = _identifier(read.encounter)
     if encounter is not None and len(encounter) > 200:
         errors.append(
-            _error(["encounter", "identifier", "value"], "too_long", "at most 200 characters")
+            located_error(
+                ["encounter", "identifier", "value"], "too_long", "at most 200 characters"
+            )
         )
     rater = read.rater or _only_rater(read)
     if rater is None:
         errors.append(
-            _error(["source"], "missing_rater", "say who answered: source, or the rater extension")
+            located_error(
+                ["source"], "missing_rater", "say who answered: source, or the rater extension"
+            )
         )
     if errors:
         raise QuestionnaireResponseMismatchError(errors)
@@ -165,7 +169,9 @@ def episode_flags_bundle(records: Records, episode_id: uuid.UUID, flags: list[Js
 
 def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
     if read.authored is None:
-        errors.append(_error(["authored"], "missing_authored", "say when the form was filled in"))
+        errors.append(
+            located_error(["authored"], "missing_authored", "say when the form was filled in")
+        )
         return None
     try:
         authored = datetime.fromisoformat(read.authored)
@@ -173,7 +179,7 @@ def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
         authored = None
     if authored is None or authored.tzinfo is None:
         errors.append(
-            _error(["authored"], "invalid_authored", "a dateTime with a time zone offset")
+            located_error(["authored"], "invalid_authored", "a dateTime with a time zone offset")
         )
         return None
     return authored
@@ -188,7 +194,3 @@ def _identifier(reference: Json | None) -> str | None:
     identifier = reference.get("identifier") if reference else None
     value = identifier.get("value") if isinstance(identifier, dict) else None
     return value if isinstance(value, str) and value else None
-
-
-def _error(loc: list[str | int], code: str, message: str) -> ItemError:
-    return {"loc": loc, "code": code, "message": message}

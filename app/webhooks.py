@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from sqlalchemy.orm import Session
 
 from app import store
@@ -31,6 +30,7 @@ from app.errors import InvalidWebhookUrlError, UnknownInstrumentError, WebhookNo
 from app.fhir.observations import Context, flag_resource
 from app.guidance import Catalogue
 from app.instruments.registry import InstrumentRegistry
+from app.plain import plain_json
 from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Json = dict[str, Any]
@@ -151,12 +151,12 @@ def list_deliveries(
         last = page[-1][0]
         next_cursor = encode_time_cursor(last.attempted_at, last.id)
     items = [delivery_view(delivery, event) for delivery, event in page]
-    return _json({"items": items, "next_cursor": next_cursor})
+    return plain_json({"items": items, "next_cursor": next_cursor})
 
 
 def webhook_view(endpoint: WebhookEndpoint) -> Json:
     """An endpoint as listed: never its secret."""
-    return _json(
+    return plain_json(
         {
             "id": endpoint.id,
             "url": endpoint.url,
@@ -269,7 +269,7 @@ def event_payload(
     }
     if fhir_flag is not None:
         data["fhir_flag"] = fhir_flag
-    return _json({"type": change.type, "timestamp": at, "data": data})
+    return plain_json({"type": change.type, "timestamp": at, "data": data})
 
 
 def _rendered(flag: Mapping[str, Any], catalogue: Catalogue | None) -> Json:
@@ -336,8 +336,3 @@ def signed_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> d
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature(secret, event_id, timestamp, body),
     }
-
-
-def _json(value: Mapping[str, Any]) -> Json:
-    plain: Json = orjson.loads(orjson.dumps(value))
-    return plain

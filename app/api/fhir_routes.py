@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from app import episodes, fhir_exchange
 from app.api.auth import caller, scoring_caller, secured
 from app.api.body import is_json
-from app.api.episode_routes import ACKNOWLEDGED, IdempotencyKey, records_of, with_guidance
+from app.api.episode_routes import IdempotencyKey, records_of, with_guidance
 from app.api.language import accept_language
 from app.api.problems import problem_responses
 from app.api.schemas import (
@@ -139,10 +139,9 @@ def record_questionnaire_response(
     )
     administration = recorded.administration
     if "records:write" not in principal.scopes:
-        acknowledged = {key: administration[key] for key in ACKNOWLEDGED}
         minimal = {
             "resourceType": "QuestionnaireResponse",
-            "id": acknowledged["id"],
+            "id": administration["id"],
             "questionnaire": resource["questionnaire"],
             "status": resource["status"],
         }

@@ -62,7 +62,7 @@ def read_response(resource: Any, registry: InstrumentRegistry) -> ReadResponse:
     if not isinstance(resource, dict) or resource.get("resourceType") != "QuestionnaireResponse":
         raise QuestionnaireResponseMismatchError(
             [
-                _error(
+                located_error(
                     ["resourceType"],
                     "not_a_questionnaire_response",
                     "expected a QuestionnaireResponse",
@@ -74,7 +74,7 @@ def read_response(resource: Any, registry: InstrumentRegistry) -> ReadResponse:
     status = resource.get("status")
     if status not in COMPLETE:
         errors.append(
-            _error(
+            located_error(
                 ["status"],
                 "not_completed",
                 f"status is {_shown(status)}; only completed or amended responses are scored",
@@ -109,7 +109,7 @@ def _questionnaire(
 ) -> LoadedInstrument | None:
     if not isinstance(canonical, str):
         errors.append(
-            _error(
+            located_error(
                 ["questionnaire"],
                 "missing_questionnaire",
                 "name the Questionnaire by its canonical url",
@@ -120,7 +120,7 @@ def _questionnaire(
     prefix = questionnaire_url("")
     if not url.startswith(prefix):
         errors.append(
-            _error(
+            located_error(
                 ["questionnaire"],
                 "unknown_questionnaire",
                 f"{_shown(url)} is not a Bordin Questionnaire ({prefix}<instrument>)",
@@ -130,7 +130,7 @@ def _questionnaire(
     try:
         return registry.get(url.removeprefix(prefix), version or None)
     except UnknownInstrumentError as error:
-        errors.append(_error(["questionnaire"], "unknown_questionnaire", error.detail))
+        errors.append(located_error(["questionnaire"], "unknown_questionnaire", error.detail))
         return None
 
 
@@ -164,31 +164,37 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
     known = _answer_codes(loaded)
     system = answer_system(definition.id)
     if not isinstance(items, list):
-        errors.append(_error(["item"], "not_a_list", "item must be a list"))
+        errors.append(located_error(["item"], "not_a_list", "item must be a list"))
         return {}
     responses: dict[str, object] = {}
     for index, entry in enumerate(items):
         link_id = entry.get("linkId") if isinstance(entry, dict) else None
         if not isinstance(link_id, str):
-            errors.append(_error(["item", index], "missing_link_id", "every item needs its linkId"))
+            errors.append(
+                located_error(["item", index], "missing_link_id", "every item needs its linkId")
+            )
             continue
         where: list[str | int] = ["item", link_id]
         if link_id not in known:
             errors.append(
-                _error(where, "unknown_item", f"{definition.id} has no item {_shown(link_id)}")
+                located_error(
+                    where, "unknown_item", f"{definition.id} has no item {_shown(link_id)}"
+                )
             )
             continue
         if link_id in responses:
-            errors.append(_error(where, "duplicate_item", "the item is answered twice"))
+            errors.append(located_error(where, "duplicate_item", "the item is answered twice"))
             continue
         if entry.get("item"):
             errors.append(
-                _error(where, "unexpected_group", "the Questionnaire's items are not groups")
+                located_error(where, "unexpected_group", "the Questionnaire's items are not groups")
             )
             continue
         answers = entry.get("answer", [])
         if not isinstance(answers, list) or len(answers) > 1:
-            errors.append(_error([*where, "answer"], "one_answer", "give at most one answer"))
+            errors.append(
+                located_error([*where, "answer"], "one_answer", "give at most one answer")
+            )
             continue
         if not answers:
             responses[link_id] = None
@@ -199,11 +205,13 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
             coding = answer.get("valueCoding")
             if not isinstance(coding, dict) or set(answer) - {"valueCoding", "extension", "id"}:
                 errors.append(
-                    _error([*where, "answer", 0], "wrong_answer_type", "expected a valueCoding")
+                    located_error(
+                        [*where, "answer", 0], "wrong_answer_type", "expected a valueCoding"
+                    )
                 )
             elif coding.get("system", system) != system:
                 errors.append(
-                    _error(
+                    located_error(
                         [*where, "answer", 0, "valueCoding", "system"],
                         "unknown_answer_system",
                         f"expected {system}",
@@ -211,7 +219,7 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
                 )
             elif coding.get("code") not in codes:
                 errors.append(
-                    _error(
+                    located_error(
                         [*where, "answer", 0, "valueCoding", "code"],
                         "unknown_answer_code",
                         f"{_shown(coding.get('code'))} is not one of {', '.join(codes)}",
@@ -227,7 +235,9 @@ def _answers(items: Any, loaded: LoadedInstrument, errors: list[ItemError]) -> d
                 or set(answer) - {"valueDecimal", "extension", "id"}
             ):
                 errors.append(
-                    _error([*where, "answer", 0], "wrong_answer_type", "expected a valueDecimal")
+                    located_error(
+                        [*where, "answer", 0], "wrong_answer_type", "expected a valueDecimal"
+                    )
                 )
             else:
                 responses[link_id] = value
@@ -239,12 +249,12 @@ def _session(resource: Json) -> tuple[int | None, ItemError | None]:
         value = extension.get("valuePositiveInt", extension.get("valueInteger"))
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100_000:
             return value, None
-        return None, _error(
+        return None, located_error(
             ["extension", "session-number"],
             "invalid_session",
             "the session number is a whole number from 0",
         )
-    return None, _error(
+    return None, located_error(
         ["extension", "session-number"],
         "missing_session",
         f"give the session number in the extension {SESSION_EXTENSION}",
@@ -281,5 +291,5 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _error(loc: list[str | int], code: str, message: str) -> ItemError:
+def located_error(loc: list[str | int], code: str, message: str) -> ItemError:
     return {"loc": loc, "code": code, "message": message}
