@@ -22,13 +22,19 @@ from sqlalchemy.orm import Session
 
 from app import audit, store, webhooks
 from app.core.alerts import flag_changes
-from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
+from app.core.ruptures import (
+    ScaleStatistics,
+    SeriesPoint,
+    detect_ruptures,
+    organisation_statistics,
+)
 from app.core.statistics import scale_summaries
 from app.cursors import decode_cursor, decode_time_cursor, encode_cursor, encode_time_cursor
 from app.db import Database
 from app.errors import (
     AdministrationNotFoundError,
     AlreadyWithdrawnError,
+    EpisodeAlreadyEndedError,
     EpisodeNotFoundError,
     IdempotencyKeyReusedError,
     InvalidResponsesError,
@@ -134,6 +140,26 @@ def erase_episode(records: Records, episode_id: uuid.UUID) -> None:
             raise EpisodeNotFoundError(f"no episode {episode_id}")
         _audit(session, records, "eraseEpisode", "episode", episode_id, 204)
         session.commit()
+
+
+def close_episode(records: Records, episode_id: uuid.UUID, *, ended_on: date, reason: str) -> Json:
+    """End the episode: no session comes after it, so rules that wait for later sessions
+    settle (a repair still pending is unrepaired; a sudden loss is judged on the sessions
+    there are). Ending it again the same way changes nothing; another way is a conflict.
+    Administrations of earlier sessions may still arrive late and are evaluated as ended."""
+    with records.database.session() as session:
+        episode = _episode(session, records, episode_id, for_update=True)
+        if episode.ended_on is not None:
+            if (episode.ended_on, episode.end_reason) != (ended_on, reason):
+                raise EpisodeAlreadyEndedError(
+                    f"episode {episode_id} ended on {episode.ended_on} ({episode.end_reason})"
+                )
+            return _episode_view(episode)
+        episode.ended_on, episode.end_reason = ended_on, reason
+        _reevaluate(session, records, episode_id, records.now())
+        _audit(session, records, "closeEpisode", "episode", episode_id, 200)
+        session.commit()
+        return _episode_view(episode)
 
 
 def list_episodes(
@@ -419,6 +445,7 @@ def _evaluate_episode(
     statistics: dict[str, dict[str, ScaleStatistics]] = {}
     episode = store.get_episode(session, records.organization_id, episode_id)
     setting = episode.setting if episode is not None else None
+    ended = episode is not None and episode.ended_on is not None
     for (instrument_id, rater), points in sorted(series.items()):
         try:
             definition = records.registry.get(instrument_id).definition
@@ -436,6 +463,7 @@ def _evaluate_episode(
             points,
             statistics_by_scale=statistics[instrument_id],
             counterparts=counterparts,
+            ended=ended,
         )
         labels = {"instrument": instrument_id, "rater": rater}
         dimensions = {scale.id: scale.dimension for scale in definition.scales}
@@ -514,15 +542,7 @@ def _organisation_statistics(
     cached = records.statistics_cache.get(cache_key)
     if cached is not None and now - cached[0] < records.statistics_max_age:
         return cached[1]
-    fresh = {
-        scale_id: ScaleStatistics(
-            sd=summary["sd"],
-            reliability=summary["alpha"],
-            source=f"organisation ({summary['count']} administrations)",
-            count=summary["count"],
-        )
-        for scale_id, summary in _organisation_summaries(session, records, definition).items()
-    }
+    fresh = organisation_statistics(_organisation_summaries(session, records, definition))
     records.statistics_cache[cache_key] = (now, fresh)
     return fresh
 
@@ -680,6 +700,8 @@ def _episode_view(episode: Episode) -> Json:
             "started_on": episode.started_on,
             "label": episode.label,
             "created_at": episode.created_at,
+            "ended_on": episode.ended_on,
+            "end_reason": episode.end_reason,
         }
     )
 

@@ -161,6 +161,15 @@ class AlreadyWithdrawnError(DomainError):
     title = "Already withdrawn"
 
 
+class EpisodeAlreadyEndedError(DomainError):
+    """The episode has already ended, on another day or for another reason. Ending it again
+    with the same day and reason changes nothing."""
+
+    status = 409
+    code = "episode_already_ended"
+    title = "Episode already ended"
+
+
 class IdempotencyKeyReusedError(DomainError):
     """This Idempotency-Key was used before with a different request; nothing was recorded.
     Use a new key for a new request."""

@@ -100,6 +100,9 @@ class Episode(Base):
     started_on: Mapped[date | None] = mapped_column(Date)
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # An ended episode has no later session: rules waiting for one settle.
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_episode_organization_patient", "organization_id", "patient_ref"),

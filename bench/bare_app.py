@@ -29,7 +29,7 @@ async def score(request: ScoreRequest) -> dict[str, Any]:
     total = sum(value or 0 for value in request.responses.values())
     return {
         "instrument": request.instrument,
-        "version": "1.0.0",
+        "version": "1.1.0",
         "definition_hash": "sha256:" + "0" * 64,
         "scales": {
             "goal": _scale(14.0, 4, 20),

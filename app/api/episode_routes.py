@@ -22,6 +22,7 @@ from app.api.schemas import (
     AdministrationRecorded,
     AdministrationView,
     AdministrationWithdrawal,
+    EpisodeClosure,
     EpisodeCreate,
     EpisodeList,
     EpisodeRuptures,
@@ -114,6 +115,25 @@ def erase_episode(episode_id: UUID, state: State, principal: Admin) -> Response:
 )
 def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
     return json_response(episodes.get_episode(records_of(state, principal), episode_id))
+
+
+@router.post(
+    "/v1/episodes/{episode_id}/closure",
+    operation_id="closeEpisode",
+    response_model=EpisodeView,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    openapi_extra=secured("records:write"),
+)
+def close_episode(
+    episode_id: UUID, body: EpisodeClosure, state: State, principal: Writer
+) -> Response:
+    """End the episode. Rules that wait for later sessions settle with the sessions there
+    are: a repair still pending becomes unrepaired, a sudden loss is judged on the sessions
+    after it that exist. Ending it again with the same day and reason changes nothing."""
+    episode = episodes.close_episode(
+        records_of(state, principal), episode_id, ended_on=body.ended_on, reason=body.reason
+    )
+    return json_response(episode)
 
 
 @router.post(

@@ -91,7 +91,7 @@ SCALE_EXAMPLE: dict[str, JsonValue] = {
 }  # fmt: skip
 SCORE_RESULT_EXAMPLE: dict[str, JsonValue] = {
     "instrument": "wai-sr",
-    "version": "1.0.0",
+    "version": "1.1.0",
     "definition_hash": "sha256:…",
     "scales": {"task": SCALE_EXAMPLE},
     "flags": [],
@@ -269,9 +269,21 @@ class RuptureFlag(WireModel):
     value: float = Field(description="The observed score.")
     threshold: float
     citation: str
+    severity: str | None = Field(
+        default=None,
+        description=(
+            "How strong the evidence is within its rule: v_drop strict or lenient;"
+            " reported_rupture direct (said, or a direct sign) or marker (a withdrawal or"
+            " confrontation marker)."
+        ),
+    )
     alert_zone: str | None = Field(default=None, description="below_cutoff: the alerting side.")
     kinds: list[RuptureKind] | None = Field(
-        default=None, description="reported_rupture: rupture kinds of the markers present."
+        default=None,
+        description=(
+            "reported_rupture: rupture kinds of the markers present (a marker flag: of its"
+            " own scale's markers)."
+        ),
     )
     details: RuptureDetails | None = Field(
         default=None, description="reported_rupture: e.g. intensity and resolution."
@@ -287,7 +299,13 @@ class ScoreWarning(WireModel):
         }
     )
 
-    code: Literal["not_assessed", "not_applicable"]
+    code: Literal["not_assessed", "not_applicable", "gate_unanswered"] = Field(
+        description=(
+            "not_assessed: a 'not assessed' code, counted as unanswered; not_applicable: an"
+            " answer to an item that does not apply, ignored; gate_unanswered: an answer to an"
+            " item whose gate (e.g. 'any tension?') was left blank."
+        )
+    )
     item: str
     message: str
 
@@ -460,8 +478,8 @@ class InstrumentSummary(WireModel):
     model_config = example(
         {
             "id": "wai-sr",
-            "version": "1.0.0",
-            "versions": ["1.0.0"],
+            "version": "1.1.0",
+            "versions": ["1.1.0"],
             "title": "Working Alliance Inventory, short revised",
             "respondent": "client",
             "key_status": "confirmed",
@@ -488,7 +506,7 @@ class InstrumentList(WireModel):
             "example": {
                 "items": [
                     {
-                        "id": "wai-sr", "version": "1.0.0", "versions": ["1.0.0"],
+                        "id": "wai-sr", "version": "1.1.0", "versions": ["1.1.0"],
                         "title": "Working Alliance Inventory, short revised",
                         "respondent": "client", "key_status": "confirmed", "item_count": 12,
                         "scales": ["goal", "task", "bond", "total"],
@@ -510,8 +528,8 @@ class InstrumentDetail(WireModel):
     model_config = example(
         {
             "id": "wai-sr",
-            "version": "1.0.0",
-            "versions": ["1.0.0"],
+            "version": "1.1.0",
+            "versions": ["1.1.0"],
             "title": "Working Alliance Inventory, short revised",
             "aliases": ["WAI-SR"],
             "respondent": "client",
@@ -612,12 +630,22 @@ class EpisodeCreate(WireModel):
     label: Annotated[str, Field(max_length=200)] | None = None
 
 
+EpisodeEndReason = TypeAliasType(
+    "EpisodeEndReason",
+    Annotated[
+        Literal["completed", "dropped_out", "referred", "other"],
+        named("completed", "Why an episode of care ended."),
+    ],
+)
+
+
 class EpisodeView(WireModel):
     model_config = example(
         {
             "id": "0b7e4c3e-4d0a-4a8e-9d43-0f1f5b6c2a11", "patient_ref": "ehr-8841",
             "clinician_ref": "staff-17", "setting": "psychotherapy", "started_on": None,
-            "label": None, "created_at": "2026-11-22T09:00:00Z",
+            "label": None, "created_at": "2026-11-22T09:00:00Z", "ended_on": None,
+            "end_reason": None,
         }
     )  # fmt: skip
 
@@ -628,6 +656,19 @@ class EpisodeView(WireModel):
     started_on: date | None
     label: str | None
     created_at: AwareDatetime
+    ended_on: date | None = Field(
+        default=None, description="The day the episode ended; null while it goes on."
+    )
+    end_reason: EpisodeEndReason | None = None
+
+
+class EpisodeClosure(WireModel):
+    """The end of an episode of care: no later session will come."""
+
+    model_config = example({"ended_on": "2026-06-30", "reason": "completed"})
+
+    ended_on: date
+    reason: EpisodeEndReason
 
 
 class EpisodeList(WireModel):
@@ -677,7 +718,7 @@ class AdministrationWithdrawal(WireModel):
 class RevisionView(WireModel):
     model_config = example(
         {
-            "revision": 1, "status": "recorded", "reason": None, "version": "1.0.0",
+            "revision": 1, "status": "recorded", "reason": None, "version": "1.1.0",
             "administered_at": "2026-11-22T09:30:00Z", "created_at": "2026-11-22T09:31:00Z",
         }
     )  # fmt: skip
@@ -722,7 +763,7 @@ class GuidanceEntryView(GuidanceView):
 
 
 class GuidanceCatalogue(WireModel):
-    model_config = example({"version": "1.0.0", "items": []})
+    model_config = example({"version": "1.1.0", "items": []})
 
     version: str
     items: list[GuidanceEntryView]
@@ -732,6 +773,15 @@ class RepairPoint(WireModel):
     """The session whose score got back to a flag's reference."""
 
     model_config = example({"session": 8, "administration_id": EXAMPLE_ID})
+
+    session: int
+    administration_id: str
+
+
+class FlagPoint(WireModel):
+    """The session and administration of a flag."""
+
+    model_config = example({"session": 4, "administration_id": EXAMPLE_ID})
 
     session: int
     administration_id: str
@@ -768,11 +818,21 @@ class EpisodeRuptureFlag(RuptureFlag):
     session: int
     administration_id: str
     reference: float | None = None
-    severity: str | None = None
     spread_source: str | None = None
     repaired: bool | None = None
     repaired_at: RepairPoint | None = None
     state: RepairState | None = None
+    continuing: bool = Field(
+        default=False,
+        description=(
+            "This flag continues an earlier rupture of the same rule and scale that was not"
+            " repaired by this session (a drop that persists, a score that stays below the"
+            " cut-off): evidence of the same rupture, not a new one."
+        ),
+    )
+    continues: FlagPoint | None = Field(
+        default=None, description="The flag that opened the rupture this one continues."
+    )
     counterpart: CounterpartScore | None = None
     guidance: list[GuidanceView] = Field(
         default=[], description="Next clinical steps for this flag, in the caller's language."
@@ -798,7 +858,7 @@ class NotEvaluatedView(WireModel):
 ADMINISTRATION_EXAMPLE: dict[str, JsonValue] = {
     "id": EXAMPLE_ID,
     "episode_id": "0b7e4c3e-4d0a-4a8e-9d43-0f1f5b6c2a11",
-    "instrument": "wai-sr", "version": "1.0.0", "definition_hash": "sha256:…",
+    "instrument": "wai-sr", "version": "1.1.0", "definition_hash": "sha256:…",
     "rater": "client", "session": 5, "administered_at": "2026-11-22T09:30:00Z",
     "status": "recorded", "revision": 1, "responses": WAI_SR_EXAMPLE,
     "result": SCORE_RESULT_EXAMPLE, "history": [], "created_at": "2026-11-22T09:31:00Z",
@@ -1023,7 +1083,7 @@ class AuditEventList(WireModel):
 # that Bordin reads or always writes.
 FHIR_RESPONSE_EXAMPLE: dict[str, JsonValue] = {
     "resourceType": "QuestionnaireResponse",
-    "questionnaire": "https://bordin.dev/fhir/Questionnaire/wai-sr|1.0.0",
+    "questionnaire": "https://bordin.dev/fhir/Questionnaire/wai-sr|1.1.0",
     "status": "completed",
     "subject": {"identifier": {"system": "urn:example:ehr", "value": "patient-0042"}},
     "encounter": {"identifier": {"system": "urn:example:ehr", "value": "visit-7"}},
@@ -1083,7 +1143,7 @@ class FhirQuestionnaire(FhirResource):
             "example": {
                 "resourceType": "Questionnaire",
                 "url": "https://bordin.dev/fhir/Questionnaire/wai-sr",
-                "version": "1.0.0",
+                "version": "1.1.0",
                 "status": "active",
                 "item": [{"linkId": "1", "text": "Clearer how I might change", "type": "choice"}],
             }
@@ -1106,7 +1166,7 @@ class FhirCodeSystem(FhirResource):
             "example": {
                 "resourceType": "CodeSystem",
                 "url": "https://bordin.dev/fhir/CodeSystem/bordin",
-                "version": "1.0.0",
+                "version": "1.1.0",
                 "status": "active",
                 "content": "complete",
                 "concept": [{"code": "wai-sr.bond", "display": "WAI-SR: Bond score"}],

@@ -29,13 +29,14 @@ class Flag(TypedDict):
     value: float
     threshold: float
     citation: str
+    severity: NotRequired[str]
     alert_zone: NotRequired[str]
     kinds: NotRequired[list[str]]
     details: NotRequired[dict[str, float | None]]
 
 
 class ScoreWarning(TypedDict):
-    code: Literal["not_assessed", "not_applicable"]
+    code: Literal["not_assessed", "not_applicable", "gate_unanswered"]
     item: str
     message: str
 

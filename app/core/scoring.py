@@ -156,6 +156,8 @@ class _ReportCheck:
     at_least: float
     details: tuple[tuple[str, str, int], ...]
     citation: str
+    # direct: the kinds of every marked item; marker: the kinds of this scale's marked items.
+    sign: str
 
 
 class Scorer:
@@ -250,6 +252,7 @@ class Scorer:
                     (name, item_id, items[item_id].index) for name, item_id in rule.details.items()
                 ),
                 citation=rule.citation,
+                sign=rule.sign,
             )
             for rule in definition.ruptures
             if isinstance(rule, ReportedRuptureRule)
@@ -366,7 +369,20 @@ class Scorer:
         """
         inapplicable: set[int] = set()
         for gate in self._gates:
-            if values[gate.on] is None:  # gate unanswered: the item may apply
+            if values[gate.on] is None:
+                # The gate is blank: the item may apply and counts as given, but nothing that
+                # depends on the gate (a reported rupture) can be known: say so.
+                if values[gate.index] is not None:
+                    warnings.append(
+                        {
+                            "code": "gate_unanswered",
+                            "item": gate.item_id,
+                            "message": (
+                                f"answered while item {gate.on_id}, which says whether it"
+                                " applies, was left blank; ask for that item"
+                            ),
+                        }
+                    )
                 continue
             gate_answer: float = responses[gate.on_id]  # type: ignore[assignment]
             if abs(gate_answer - gate.equals) <= EPSILON:
@@ -410,8 +426,13 @@ class Scorer:
             score = sum(value for value in answered if value is not None)
             if score < report.at_least - EPSILON:
                 continue
+            in_scale = report.indices if report.sign == "marker" else None
             kinds = sorted(
-                {kind for index, low, kind in self._kinded_items if _present(values[index], low)}
+                {
+                    kind
+                    for index, low, kind in self._kinded_items
+                    if _present(values[index], low) and (in_scale is None or index in in_scale)
+                }
             )
             details: dict[str, float | None] = {}
             for name, item_id, index in report.details:
@@ -424,6 +445,7 @@ class Scorer:
                     "scale": report.scale,
                     "value": score,
                     "threshold": report.at_least,
+                    "severity": report.sign,
                     "kinds": kinds,
                     "details": details,
                     "citation": report.citation,
@@ -576,7 +598,7 @@ def _score_scale(
     expected = plan.size
     if plan.gated and inapplicable:
         expected -= sum(1 for index in plan.indices if index in inapplicable)
-    if expected == 0 or expected - answered > plan.max_missing:
+    if expected == 0 or answered == 0 or expected - answered > plan.max_missing:
         return {
             "score": None,
             "mean": None,
@@ -589,10 +611,13 @@ def _score_scale(
             "reason": "not_applicable" if expected == 0 else "too_many_missing",
         }
     mean = total / answered
-    prorated = answered < plan.size
+    # Items that do not apply are neither answered nor missing: only a missing item that
+    # applies makes a prorated score. A scale some of whose items do not apply is scored
+    # from those that do, on the scale's own range (their mean x the item count).
+    prorated = answered < expected
     if plan.mean_method:
         exact = mean
-    elif prorated:
+    elif answered < plan.size:
         exact = mean * plan.size
     else:
         exact = round(total, plan.digits)  # a sum of decimal answers, free of binary noise

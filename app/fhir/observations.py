@@ -32,7 +32,7 @@ from app.fhir.terms import (
     scale_code,
     scale_display,
 )
-from app.instruments.definition import InstrumentDefinition
+from app.instruments.definition import AlertZone, InstrumentDefinition
 
 ABSENT_REASONS = {"too_many_missing": "unknown", "not_applicable": "not-applicable"}
 # The v3 interpretation of a flag on one administration, by the side of the cut-off.
@@ -152,7 +152,9 @@ def _observation(
         }
         return observation
     observation["valueQuantity"] = _score(scale["score"])
-    observation["referenceRange"] = [{"low": _score(scale["min"]), "high": _score(scale["max"])}]
+    reference_range = _reference_range(definition, scale_id)
+    if reference_range is not None:
+        observation["referenceRange"] = [reference_range]
     observation["component"] = [
         {
             "code": {"coding": [coding("item-mean", COMPONENTS["item-mean"])]},
@@ -168,6 +170,50 @@ def _observation(
             {"text": f"Prorated from {scale['answered']} of {scale['expected']} items answered."}
         ]
     return observation
+
+
+# The side of a cut-off that does not alert, in words, by the side that does.
+_OUTSIDE_ZONE = {
+    AlertZone.at_or_below: "above",
+    AlertZone.below: "at or above",
+    AlertZone.at_or_above: "below",
+    AlertZone.above: "at or below",
+}
+
+
+def _reference_range(definition: InstrumentDefinition, scale_id: str) -> Json | None:
+    """The scores outside the scale's alert zone, when it has a clinical cut-off; no range
+    otherwise (the scale's whole range would make every score look "within range").
+
+    A bound is given as a number only where the scores' resolution makes it exact: a sum of
+    items on one step (an SRS total above 36 is 36.1 or more). The text always says it."""
+    cutoff = next((c for c in definition.cutoffs if c.scale == scale_id), None)
+    if cutoff is None:
+        return None
+    text = f"{_OUTSIDE_ZONE[cutoff.alert_zone]} {_num(cutoff.value)} ({cutoff.label.en})"
+    reference: Json = {"text": text[0].upper() + text[1:]}
+    step = _sum_step(definition, scale_id)
+    if cutoff.alert_zone is AlertZone.below:
+        reference["low"] = _score(cutoff.value)
+    elif cutoff.alert_zone is AlertZone.above:
+        reference["high"] = _score(cutoff.value)
+    elif step is not None and cutoff.alert_zone is AlertZone.at_or_below:
+        reference["low"] = _score(round(cutoff.value + step, 6))
+    elif step is not None:
+        reference["high"] = _score(round(cutoff.value - step, 6))
+    return reference
+
+
+def _sum_step(definition: InstrumentDefinition, scale_id: str) -> float | None:
+    """The smallest difference between two scores of a sum scale whose items share a step."""
+    scale = next(scale for scale in definition.scales if scale.id == scale_id)
+    items = {item.id: item for item in definition.items}
+    steps = {definition.scale_of(items[item_id]).step for item_id in scale.items}
+    return steps.pop() if scale.method == "sum" and len(steps) == 1 else None
+
+
+def _num(number: float) -> str:
+    return f"{number:g}"
 
 
 def _interpretation(flag: Any) -> Json:

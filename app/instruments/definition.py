@@ -200,8 +200,24 @@ class Cutoff(Strict):
     source: Annotated[str, Field(min_length=1)]
 
 
+# The highest reliability a reliable-change rule accepts. Published alliance reliabilities
+# stay below it (WAI-36 alpha about .92, Hanson et al. 2002; WAI-SR above .80, Munder et al.
+# 2010; SRS test-retest .54-.70); an alpha above .98 says that the items repeat one another
+# (straight-lined or duplicated answers), not that the scale measures without error, and it
+# would shrink the reliable-change threshold towards zero (SD x sqrt(1 - r)): at .98 it is
+# already 0.39 SD, at 1 every unchanged score would count as a reliable drop.
+MAX_RELIABILITY = 0.98
+
+
 class Reliability(Strict):
-    value: Annotated[float, Field(gt=0, lt=1)]
+    value: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=MAX_RELIABILITY,
+            description="At most .98: above it a reliable-change threshold shrinks to nothing.",
+        ),
+    ]
     kind: Literal["cronbach_alpha", "test_retest"]
     source: Annotated[str, Field(min_length=1)]
 
@@ -258,7 +274,13 @@ class VDropRule(RuleBase):
     rule: Literal["v_drop"]
     min_history: Annotated[int, Field(ge=2)]
     thresholds: VDropThresholds = VDropThresholds()
-    min_spread: Annotated[Number, Field(ge=0)]
+    min_spread_pomp: Annotated[Number, Field(ge=0, lt=100)] = Field(
+        description=(
+            "Floor of the spread, in percent of the scale's range (POMP points), so that it"
+            " means the same on every scale: a steady history (SD near 0) cannot make a small"
+            " dip a V-drop."
+        )
+    )
     min_organisation_n: Annotated[int, Field(ge=2)]
     repair_window: Annotated[int, Field(ge=1)]
 
@@ -280,10 +302,16 @@ class SuddenLossRule(RuleBase):
 
 
 class ReportedRuptureRule(RuleBase):
-    """Rule 6: the respondent said a rupture happened (scale score at least `at_least`)."""
+    """Rule 6: the respondent said a rupture happened (scale score at least `at_least`).
+
+    `sign` says how directly: `direct` (the client or clinician says so, or a direct sign of
+    rupture) or `marker` (a withdrawal or confrontation marker of the 3RS, which the clinician
+    sees but nobody said); the flag carries it as its `severity`.
+    """
 
     rule: Literal["reported_rupture"]
     at_least: Number
+    sign: Literal["direct", "marker"] = "direct"
     details: dict[Identifier, ItemId] = Field(
         default={}, description="Items reported with the flag, e.g. intensity and resolution."
     )

@@ -46,7 +46,7 @@ from bordin_client.types import Response, Unset
 Parsed = TypeVar("Parsed")
 
 # WAI-SR (Hatcher & Gillaspy 2006): goal 4, 6, 8, 11; task 1, 2, 10, 12; bond 3, 5, 7, 9;
-# 1..5, no reverse items (instruments/wai-sr/1.0.0.yaml). Item 12 is left unanswered.
+# 1..5, no reverse items (instruments/wai-sr/1.1.0.yaml). Item 12 is left unanswered.
 WAI_SR = {"1": 4, "2": 5, "3": 4, "4": 3, "5": 5, "6": 4,
           "7": 4, "8": 3, "9": 5, "10": 4, "11": 3, "12": None}  # fmt: skip
 # By hand: goal 3+4+3+3 = 13, POMP (13-4)/(20-4) = 56.25; bond 4+5+4+5 = 18, POMP 87.5;

@@ -101,7 +101,7 @@ def batch_documents(draw: st.DrawFn) -> Any:
     ]
     document: dict[str, Any] = {"instrument": "wai-sr", "rows": rows}
     if draw(st.booleans()):
-        document["version"] = draw(st.sampled_from([None, "1.0.0"]))
+        document["version"] = draw(st.sampled_from([None, "1.1.0"]))
     spoil = draw(
         st.sampled_from(["none", "instrument", "version", "rows", "row", "ref", "extra", "long"])
     )

@@ -383,3 +383,43 @@ def test_the_trajectory_chart_is_valid_svg_with_every_point_and_flag(
     band = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("data-cutoff")]
     assert [r.get("data-cutoff") for r in band] == ["total"]
     assert "Échelle" in response.text
+
+
+def test_ending_an_episode_settles_what_waits_for_later_sessions(
+    client: TestClient, episode: str
+) -> None:
+    assert _record(client, episode, 1, _srs()).status_code == 201
+    raised = _record(client, episode, 2, _srs(2.0)).json()["ruptures"]  # 38 -> 36
+    drop = next(flag for flag in raised if flag["rule"] == "drop_from_previous")
+    assert drop["state"] == "pending"  # its repair window (sessions 3-5) is still open
+    ended = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "2026-03-20", "reason": "dropped_out"}
+    )
+    assert ended.status_code == 200
+    assert (ended.json()["ended_on"], ended.json()["end_reason"]) == ("2026-03-20", "dropped_out")
+    assert client.get(f"/v1/episodes/{episode}").json() == ended.json()
+    flags = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
+    settled = next(flag for flag in flags if flag["rule"] == "drop_from_previous")
+    assert (settled["state"], settled["repaired"]) == ("unrepaired", False)
+    # The same end again changes nothing; another end is a conflict, and changes nothing.
+    again = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "2026-03-20", "reason": "dropped_out"}
+    )
+    assert (again.status_code, again.json()) == (200, ended.json())
+    other = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "2026-03-21", "reason": "completed"}
+    )
+    assert other.status_code == 409
+    assert other.json()["code"] == "episode_already_ended"
+    assert client.get(f"/v1/episodes/{episode}").json()["end_reason"] == "dropped_out"
+
+
+def test_an_episode_end_needs_a_known_reason_and_a_date(client: TestClient, episode: str) -> None:
+    response = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "soon", "reason": "bored"}
+    )
+    assert response.status_code == 422
+    assert {tuple(error["loc"]) for error in response.json()["errors"]} == {
+        ("ended_on",),
+        ("reason",),
+    }

@@ -33,7 +33,7 @@ def srs_response(
 ) -> dict[str, Any]:
     return {
         "resourceType": "QuestionnaireResponse",
-        "questionnaire": "https://bordin.dev/fhir/Questionnaire/srs|1.0.0",
+        "questionnaire": "https://bordin.dev/fhir/Questionnaire/srs|1.1.0",
         "status": "completed",
         "subject": {"identifier": {"system": "urn:example:ehr", "value": patient}},
         "encounter": {"identifier": {"system": "urn:example:ehr", "value": f"visit-{session}"}},
@@ -181,7 +181,7 @@ def wai_sr_response(patient: str, session: int, answers: dict[str, int]) -> dict
     """A WAI-SR response: choice items answered with their codes (items 11 and 12 left out)."""
     return {
         **srs_response(patient, session, {}),
-        "questionnaire": "https://bordin.dev/fhir/Questionnaire/wai-sr|1.0.0",
+        "questionnaire": "https://bordin.dev/fhir/Questionnaire/wai-sr|1.1.0",
         "item": [
             {"linkId": item, "answer": [{"valueCoding": {"code": str(value)}}]}
             for item, value in answers.items()
@@ -203,7 +203,7 @@ def test_json_and_fhir_store_the_same_row(
 ) -> None:
     by_json, by_fhir = _episode(client, patient), _episode(client, patient)
     json_body = {
-        "instrument": instrument, "version": "1.0.0", "rater": "client", "session": 1,
+        "instrument": instrument, "version": "1.1.0", "rater": "client", "session": 1,
         "administered_at": "2026-03-01T10:00:00+01:00", "responses": answers,
         "encounter_ref": "visit-1",
     }  # fmt: skip

@@ -71,7 +71,7 @@ def test_the_srs_detail_carries_its_cutoff_and_norm(client: TestClient) -> None:
 
 
 def test_a_version_can_be_asked_for(client: TestClient) -> None:
-    assert client.get("/v1/instruments/srs", params={"version": "1.0.0"}).status_code == 200
+    assert client.get("/v1/instruments/srs", params={"version": "1.1.0"}).status_code == 200
     response = client.get("/v1/instruments/srs", params={"version": "9.9.9"})
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"

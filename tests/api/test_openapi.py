@@ -22,6 +22,7 @@ OPERATIONS = {
     ("post", "/v1/episodes"): "createEpisode",
     ("get", "/v1/episodes"): "listEpisodes",
     ("get", "/v1/episodes/{episode_id}"): "getEpisode",
+    ("post", "/v1/episodes/{episode_id}/closure"): "closeEpisode",
     ("post", "/v1/episodes/{episode_id}/administrations"): "recordAdministration",
     ("get", "/v1/episodes/{episode_id}/administrations"): "listAdministrations",
     (

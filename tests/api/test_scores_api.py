@@ -16,7 +16,7 @@ def test_scoring_returns_every_scale_with_score_mean_and_pomp(client: TestClient
     assert response.status_code == 200
     body = response.json()
     assert body["instrument"] == "wai-sr"
-    assert body["version"] == "1.0.0"
+    assert body["version"] == "1.1.0"
     assert body["definition_hash"].startswith("sha256:")
     # task = items 1, 2, 10 answered (4 + 5 + 4), 12 missing: prorated 13 / 3 * 4
     task = body["scales"]["task"]
@@ -80,8 +80,8 @@ def test_an_unknown_instrument_is_a_404_problem(client: TestClient) -> None:
 
 
 def test_a_pinned_version_is_used(client: TestClient) -> None:
-    payload = {"instrument": "wai-sr", "version": "1.0.0", "responses": WAI_SR}
-    assert client.post("/v1/scores", json=payload).json()["version"] == "1.0.0"
+    payload = {"instrument": "wai-sr", "version": "1.1.0", "responses": WAI_SR}
+    assert client.post("/v1/scores", json=payload).json()["version"] == "1.1.0"
     payload["version"] = "0.9.0"
     assert client.post("/v1/scores", json=payload).status_code == 404
 

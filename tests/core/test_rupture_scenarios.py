@@ -85,6 +85,7 @@ def test_the_rupture_scenario_gives_the_expected_flags(scenario: dict[str, Any])
             reliability=values.get("reliability"),
             source="organisation (scenario)",
             count=values["count"],
+            reliability_count=values.get("complete", values["count"]),
         )
         for scale_id, values in scenario.get("statistics", {}).items()
     }
@@ -93,7 +94,9 @@ def test_the_rupture_scenario_gives_the_expected_flags(scenario: dict[str, Any])
         other = scenario["counterpart"]["instrument"]
         counterparts[other] = [point(other, s) for s in scenario["counterpart"]["sessions"]]
     series: dict[int, SeriesPoint] = {}
+    ended = False
     for number, step in enumerate(scenario["steps"], start=1):
+        ended = ended or step.get("end", False)
         for session in [*step.get("record", []), *step.get("correct", [])]:
             revision = 2 if session in step.get("correct", []) else 1
             series[session["session"]] = point(instrument, {**session, "revision": revision})
@@ -104,6 +107,7 @@ def test_the_rupture_scenario_gives_the_expected_flags(scenario: dict[str, Any])
             list(series.values()),
             statistics_by_scale=statistics,
             counterparts=counterparts,
+            ended=ended,
         )
         flags = [
             flag
@@ -131,7 +135,9 @@ def test_reliable_change_matches_the_suddengains_test_vector() -> None:
 
 
 STATISTICS = {
-    scale: ScaleStatistics(sd=3.0, reliability=0.85, source="organisation", count=100)
+    scale: ScaleStatistics(
+        sd=3.0, reliability=0.85, source="organisation", count=100, reliability_count=100
+    )
     for scale in ("goal", "task", "bond", "total")
 }
 

@@ -269,6 +269,29 @@ def test_the_srs_total_also_carries_its_snomed_code(registry: InstrumentRegistry
     assert observations_by_code(bundle)["srs.relationship"].get("interpretation") is None
 
 
+def test_the_reference_range_is_the_clinical_cut_off_not_the_whole_scale(
+    registry: InstrumentRegistry,
+) -> None:
+    loaded = registry.get("srs")
+    bundle = score_questionnaire_response(
+        registry, response_resource(loaded, {"1": 7.5, "2": 7.5, "3": 7.5, "4": 7.5}), NOW
+    )
+    total = observations_by_code(bundle)["srs.total"]
+    # An SRS of 30 is in the alert zone (36 or less): the range must not contain it.
+    (reference,) = total["referenceRange"]
+    assert reference["low"]["value"] == pytest.approx(36.1)  # totals move by 0.1
+    assert "high" not in reference
+    assert reference["text"].startswith("Above 36")
+    assert total["valueQuantity"]["value"] < reference["low"]["value"]
+    Observation.model_validate(total)
+    # Scales without a cut-off (the SRS items, every WAI scale) carry no range at all.
+    assert "referenceRange" not in observations_by_code(bundle)["srs.relationship"]
+    wai = score_questionnaire_response(
+        registry, response_resource(registry.get("wai-sr"), {str(i): 2 for i in range(1, 13)}), NOW
+    )
+    assert all("referenceRange" not in o for o in observations_by_code(wai).values())
+
+
 @pytest.mark.parametrize(
     ("change", "loc", "code"),
     [
@@ -400,7 +423,7 @@ ITEMS = st.lists(
 
 @given(
     questionnaire=st.sampled_from(
-        [f"{questionnaire_url('wai-sr')}|1.0.0", questionnaire_url("srs"), "x"]
+        [f"{questionnaire_url('wai-sr')}|1.1.0", questionnaire_url("srs"), "x"]
     )
     | JSON_VALUES,
     status=st.sampled_from(["completed", "in-progress"]) | JSON_VALUES,

@@ -192,7 +192,7 @@ def test_the_validate_command_checks_a_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli(["validate", str(INSTRUMENTS)]) == 0
-    assert "ok  wai-sr 1.0.0" in capsys.readouterr().out
+    assert "ok  wai-sr 1.1.0" in capsys.readouterr().out
     _write(tmp_path, _mutated("scales.0.items.1", "3"))
     assert cli(["validate", str(tmp_path)]) == 1
     assert "scales.0.items.1: unknown item '3'" in capsys.readouterr().err
