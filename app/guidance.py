@@ -54,7 +54,7 @@ class Applies(Strict):
     )
 
 
-class KindDefinition(Strict):
+class SourceKindDefinition(Strict):
     """How a kind of source reads to a clinician: `label` says what backs an entry."""
 
     id: SourceKind
@@ -85,7 +85,7 @@ class Entry(Strict):
 
 class Catalogue(Strict):
     version: str
-    kinds: list[KindDefinition]
+    source_kinds: list[SourceKindDefinition]
     sources: Annotated[list[Source], Field(min_length=1)]
     entries: Annotated[list[Entry], Field(min_length=1)]
 
@@ -103,11 +103,11 @@ class Catalogue(Strict):
         return self
 
     @model_validator(mode="after")
-    def _kinds_in_order(self) -> Self:
-        declared = tuple(kind.id for kind in self.kinds)
+    def _source_kinds_in_order(self) -> Self:
+        declared = tuple(kind.id for kind in self.source_kinds)
         if declared != SOURCE_KINDS:
             raise DefinitionError(
-                ("kinds",),
+                ("source_kinds",),
                 f"must define each kind once, strongest first: {', '.join(SOURCE_KINDS)}",
             )
         return self
@@ -123,12 +123,12 @@ class Catalogue(Strict):
                     raise DefinitionError(where, f"unknown source {source_id!r}")
                 if source_id in entry.sources[:position]:
                     raise DefinitionError(where, f"{source_id!r} is cited twice")
-                if position and _rank(kinds[source_id]) < _rank(kinds[entry.sources[position - 1]]):
+                before = entry.sources[position - 1] if position else None
+                if before is not None and _rank(kinds[source_id]) < _rank(kinds[before]):
                     raise DefinitionError(
                         where,
-                        f"{source_id!r} ({kinds[source_id]}) must come before"
-                        f" {entry.sources[position - 1]!r} ({kinds[entry.sources[position - 1]]}):"
-                        " the strongest sources first",
+                        f"{source_id!r} ({kinds[source_id]}) must come before {before!r}"
+                        f" ({kinds[before]}): the strongest sources first",
                     )
         cited = {source_id for entry in self.entries for source_id in entry.sources}
         for index, source in enumerate(self.sources):
@@ -171,7 +171,7 @@ class Catalogue(Strict):
         strings since v1) and `references` (each source with its kind, DOI and URL)."""
         entries = {entry.id: entry for entry in self.entries}
         sources = {source.id: source for source in self.sources}
-        labels = {kind.id: _in(kind.label, language) for kind in self.kinds}
+        labels = {kind.id: _in(kind.label, language) for kind in self.source_kinds}
         rendered = []
         for entry_id in entry_ids:
             if entry_id not in entries:
@@ -200,7 +200,7 @@ class Catalogue(Strict):
                 "label": _in(kind.label, language),
                 "definition": _in(kind.definition, language),
             }
-            for kind in self.kinds
+            for kind in self.source_kinds
         ]
 
 

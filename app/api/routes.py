@@ -111,7 +111,7 @@ async def list_guidance(state: State, lang: Lang) -> Response:
         }
         for entry in catalogue.entries
     ]
-    body = {"version": catalogue.version, "kinds": catalogue.legend(lang), "items": items}
+    body = {"version": catalogue.version, "source_kinds": catalogue.legend(lang), "items": items}
     return localized(body, lang)
 
 

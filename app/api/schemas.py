@@ -788,10 +788,10 @@ class SourceKindView(WireModel):
 
 
 class GuidanceCatalogue(WireModel):
-    model_config = example({"version": "1.1.0", "kinds": [], "items": []})
+    model_config = example({"version": "1.1.0", "source_kinds": [], "items": []})
 
     version: str
-    kinds: list[SourceKindView] = Field(description="The kinds of source, strongest first.")
+    source_kinds: list[SourceKindView] = Field(description="The kinds of source, strongest first.")
     items: list[GuidanceEntryView]
 
 

@@ -90,11 +90,11 @@ def test_the_catalogue_is_public_and_speaks_french(app: Any) -> None:
     assert entries["repaired-rupture"]["text"].startswith("La rupture a été réparée")
     assert entries["first-contact"]["applies"] == {"early_sessions": 3}
     assert len(entries) == 13
-    assert [kind["id"] for kind in body["kinds"]] == [
+    assert [kind["id"] for kind in body["source_kinds"]] == [
         "meta-analysis", "systematic-review", "empirical-study", "consensus-or-manual", "theory",
         "practice-text",
     ]  # fmt: skip
-    assert body["kinds"][-1]["label"] == "appuyé seulement par des textes de pratique"
+    assert body["source_kinds"][-1]["label"] == "appuyé seulement par des textes de pratique"
     supervision = entries["unrepaired-supervision"]
     assert (supervision["support"], supervision["references"][0]["kind"]) == (
         "practice-text", "practice-text"

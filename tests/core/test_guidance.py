@@ -136,10 +136,10 @@ def test_an_invalid_catalogue_is_refused_with_file_and_field(tmp_path: Path) -> 
 
 
 def _catalogue(**changes: Any) -> dict[str, Any]:
-    """A small valid catalogue (the shipped kinds), with `changes` applied to its top level."""
+    """A small valid catalogue (the shipped kinds of source), `changes` applied to its top."""
     document: dict[str, Any] = {
         "version": "1.0.0",
-        "kinds": [kind.model_dump(mode="json") for kind in CATALOGUE.kinds],
+        "source_kinds": [kind.model_dump(mode="json") for kind in CATALOGUE.source_kinds],
         "sources": [
             {"id": "meta", "citation": "A, B. (2018). A title. Journal, 1(2), 3-4.",
              "kind": "meta-analysis", "doi": "10.1037/x"},
@@ -186,10 +186,8 @@ def test_a_source_no_entry_cites_stops_start_up(tmp_path: Path) -> None:
 def test_an_entry_without_a_source_stops_start_up(tmp_path: Path) -> None:
     entry = {**_catalogue()["entries"][0], "sources": []}
     message = _refusal(tmp_path, _catalogue(entries=[entry]))
-    assert (
-        f"{tmp_path / 'catalogue.yaml'}: entries.0.sources: List should have at least 1 item"
-        in (message)
-    )
+    field = f"{tmp_path / 'catalogue.yaml'}: entries.0.sources"
+    assert f"{field}: List should have at least 1 item" in message
 
 
 def test_a_practice_text_listed_before_a_meta_analysis_stops_start_up(tmp_path: Path) -> None:
@@ -228,9 +226,6 @@ def test_a_source_of_an_unknown_kind_or_with_a_malformed_doi_or_url_is_refused(
 
 
 def test_the_kinds_must_be_the_known_ones_strongest_first(tmp_path: Path) -> None:
-    kinds = _catalogue()["kinds"]
-    message = _refusal(tmp_path, _catalogue(kinds=[kinds[1], kinds[0], *kinds[2:]]))
-    assert (
-        "kinds: must define each kind once, strongest first: meta-analysis, systematic-review"
-        in (message)
-    )
+    kinds = _catalogue()["source_kinds"]
+    message = _refusal(tmp_path, _catalogue(source_kinds=[kinds[1], kinds[0], *kinds[2:]]))
+    assert "source_kinds: must define each kind once, strongest first: meta-analysis," in message
