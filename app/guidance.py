@@ -40,7 +40,7 @@ SourceKind = Literal[
     "practice-text",
 ]  # fmt: skip
 SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
-SourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]  # an entry's or a source's id
 
 
 class Applies(Strict):
@@ -65,7 +65,7 @@ class SourceKindDefinition(Strict):
 class Source(Strict):
     """One work the guidance rests on, as a full reference."""
 
-    id: SourceId
+    id: Slug
     citation: Annotated[str, Field(min_length=1)] = Field(
         description="Full reference: authors, year, title, journal or publisher, volume, pages."
     )
@@ -75,10 +75,10 @@ class Source(Strict):
 
 
 class Entry(Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    id: Slug
     applies: Applies
     text: Text
-    sources: Annotated[list[SourceId], Field(min_length=1)] = Field(
+    sources: Annotated[list[Slug], Field(min_length=1)] = Field(
         description="Ids of the catalogue's sources behind this entry, strongest kind first."
     )
 
