@@ -4,17 +4,21 @@ and the choice of the entries that fit a rupture flag.
 An entry fits a flag when each of its criteria matches: the flagged scale's Bordin dimension,
 the rupture kinds the flag carries, the rule, the repair state, the episode's care setting,
 and, for first-contact advice, how early the session is. "any" matches everything.
+
+Every entry cites sources from the catalogue's bibliography by id, strongest first; each source
+is a full reference tagged with its kind, so that a clinician sees how strong the support for a
+suggestion is (`support`: the strongest kind an entry cites).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import Field, ValidationError, model_validator
 
-from app.instruments.definition import Strict, Text
-from app.instruments.registry import DefinitionLoadError, read_yaml
+from app.instruments.definition import DefinitionError, Strict, Text
+from app.instruments.registry import DefinitionLoadError, located, read_yaml
 
 Dimension = Literal["goal", "task", "bond", "alliance", "any"]
 Kind = Literal["withdrawal", "confrontation", "any"]
@@ -24,6 +28,19 @@ Rule = Literal[
 ]  # fmt: skip
 State = Literal["new", "unrepaired", "repaired", "any"]
 Setting = Literal["psychotherapy", "nursing", "physiotherapy", "any"]
+# What kind of work a source is, strongest support first (the order ranks them):
+#   meta-analysis: pools the results of many studies; systematic-review: a systematic search of
+#   studies, synthesised without pooling; empirical-study: one study with data (a trial, a cohort,
+#   a secondary analysis of a trial); consensus-or-manual: an expert consensus study, a treatment
+#   guide or manual, a rating manual, a textbook; theory: a published theoretical account, which
+#   explains but tests nothing; practice-text: blogs, practice texts, student work, and any text
+#   whose full reference could not be verified.
+SourceKind = Literal[
+    "meta-analysis", "systematic-review", "empirical-study", "consensus-or-manual", "theory",
+    "practice-text",
+]  # fmt: skip
+SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]  # an entry's or a source's id
 
 
 class Applies(Strict):
@@ -37,24 +54,88 @@ class Applies(Strict):
     )
 
 
+class SourceKindDefinition(Strict):
+    """How a kind of source reads to a clinician: `label` says what backs an entry."""
+
+    id: SourceKind
+    label: Text
+    definition: Text
+
+
+class Source(Strict):
+    """One work the guidance rests on, as a full reference."""
+
+    id: Slug
+    citation: Annotated[str, Field(min_length=1)] = Field(
+        description="Full reference: authors, year, title, journal or publisher, volume, pages."
+    )
+    kind: SourceKind
+    doi: Annotated[str, Field(pattern=r"^10\.\d{4,9}/\S+$")] | None = None
+    url: Annotated[str, Field(pattern=r"^https://\S+$")] | None = None
+
+
 class Entry(Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    id: Slug
     applies: Applies
     text: Text
-    sources: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    sources: Annotated[list[Slug], Field(min_length=1)] = Field(
+        description="Ids of the catalogue's sources behind this entry, strongest kind first."
+    )
 
 
 class Catalogue(Strict):
     version: str
+    source_kinds: list[SourceKindDefinition]
+    sources: Annotated[list[Source], Field(min_length=1)]
     entries: Annotated[list[Entry], Field(min_length=1)]
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        seen: set[str] = set()
-        for entry in self.entries:
-            if entry.id in seen:
-                raise ValueError(f"entries: id {entry.id!r} appears twice")
-            seen.add(entry.id)
+        for field, ids in (
+            ("entries", [entry.id for entry in self.entries]),
+            ("sources", [source.id for source in self.sources]),
+        ):
+            seen: set[str] = set()
+            for index, item_id in enumerate(ids):
+                if item_id in seen:
+                    raise DefinitionError((field, index, "id"), f"{item_id!r} appears twice")
+                seen.add(item_id)
+        return self
+
+    @model_validator(mode="after")
+    def _source_kinds_in_order(self) -> Self:
+        declared = tuple(kind.id for kind in self.source_kinds)
+        if declared != SOURCE_KINDS:
+            raise DefinitionError(
+                ("source_kinds",),
+                f"must define each kind once, strongest first: {', '.join(SOURCE_KINDS)}",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sources_cited_and_ranked(self) -> Self:
+        """Each entry cites known sources, each once, strongest first; each source is cited."""
+        kinds = {source.id: source.kind for source in self.sources}
+        for index, entry in enumerate(self.entries):
+            for position, source_id in enumerate(entry.sources):
+                where = ("entries", index, "sources", position)
+                if source_id not in kinds:
+                    raise DefinitionError(where, f"unknown source {source_id!r}")
+                if source_id in entry.sources[:position]:
+                    raise DefinitionError(where, f"{source_id!r} is cited twice")
+                before = entry.sources[position - 1] if position else None
+                if before is not None and _rank(kinds[source_id]) < _rank(kinds[before]):
+                    raise DefinitionError(
+                        where,
+                        f"{source_id!r} ({kinds[source_id]}) must come before {before!r}"
+                        f" ({kinds[before]}): the strongest sources first",
+                    )
+        cited = {source_id for entry in self.entries for source_id in entry.sources}
+        for index, source in enumerate(self.sources):
+            if source.id not in cited:
+                raise DefinitionError(
+                    ("sources", index, "id"), f"{source.id!r} is cited by no entry"
+                )
         return self
 
     def select(
@@ -85,18 +166,41 @@ class Catalogue(Strict):
         return chosen
 
     def render(self, entry_ids: list[str], language: str) -> list[dict[str, Any]]:
-        """The entries as a flag carries them: id, text in `language`, sources."""
+        """The entries as a flag carries them, texts in `language`: id, text, `support` (the
+        strongest kind of source cited) and its label, `sources` (the full citations, as
+        strings since v1) and `references` (each source with its kind, DOI and URL)."""
         entries = {entry.id: entry for entry in self.entries}
+        sources = {source.id: source for source in self.sources}
+        labels = {kind.id: _in(kind.label, language) for kind in self.source_kinds}
+        rendered = []
+        for entry_id in entry_ids:
+            if entry_id not in entries:
+                continue
+            cited = [sources[source_id] for source_id in entries[entry_id].sources]
+            support = min((source.kind for source in cited), key=_rank)
+            rendered.append(
+                {
+                    "id": entry_id,
+                    "text": _in(entries[entry_id].text, language),
+                    "support": support,
+                    "support_label": labels[support],
+                    "sources": [source.citation for source in cited],
+                    "references": [
+                        source.model_dump(mode="json", exclude_none=True) for source in cited
+                    ],
+                }
+            )
+        return rendered
+
+    def legend(self, language: str) -> list[dict[str, str]]:
+        """The kinds of source, strongest first, with their label and definition."""
         return [
             {
-                "id": entry_id,
-                "text": entries[entry_id].text.fr
-                if language == "fr"
-                else entries[entry_id].text.en,
-                "sources": entries[entry_id].sources,
+                "id": kind.id,
+                "label": _in(kind.label, language),
+                "definition": _in(kind.definition, language),
             }
-            for entry_id in entry_ids
-            if entry_id in entries
+            for kind in self.source_kinds
         ]
 
 
@@ -112,13 +216,17 @@ def load_catalogue(path: Path) -> Catalogue:
         return Catalogue.model_validate(document)
     except ValidationError as error:
         raise DefinitionLoadError(
-            [
-                f"{path}: {'.'.join(str(part) for part in entry['loc']) or '(document)'}: "
-                f"{entry['msg']}"
-                for entry in error.errors()
-            ]
+            [f"{path}: {loc}: {reason}" for loc, reason in located(error)]
         ) from error
 
 
 def _matches(allowed: tuple[str, ...], values: list[str]) -> bool:
     return "any" in allowed or any(value in allowed for value in values)
+
+
+def _rank(kind: SourceKind) -> int:
+    return SOURCE_KINDS.index(kind)
+
+
+def _in(text: Text, language: str) -> str:
+    return text.fr if language == "fr" else text.en

@@ -100,7 +100,8 @@ async def get_problem_type(code: str) -> Response:
     responses=problem_responses(422),
 )
 async def list_guidance(state: State, lang: Lang) -> Response:
-    """The repair guidance catalogue, for front-ends that show it on their own."""
+    """The repair guidance catalogue, for front-ends that show it on their own, with the kinds
+    of source its entries cite (strongest first) in the caller's language."""
     catalogue = state.records.guidance
     assert catalogue is not None  # create_app always loads it
     items = [
@@ -110,7 +111,8 @@ async def list_guidance(state: State, lang: Lang) -> Response:
         }
         for entry in catalogue.entries
     ]
-    return localized({"version": catalogue.version, "items": items}, lang)
+    body = {"version": catalogue.version, "source_kinds": catalogue.legend(lang), "items": items}
+    return localized(body, lang)
 
 
 @router.get(

@@ -731,20 +731,72 @@ class RevisionView(WireModel):
     created_at: AwareDatetime
 
 
-class GuidanceView(WireModel):
-    """A next clinical step for a flag, in the caller's language, with its sources."""
+SourceKind = TypeAliasType(
+    "SourceKind",
+    Annotated[
+        Literal[
+            "meta-analysis", "systematic-review", "empirical-study", "consensus-or-manual",
+            "theory", "practice-text",
+        ],
+        named(
+            "meta-analysis",
+            "What kind of work a guidance source is, strongest support first: meta-analysis,"
+            " systematic-review (no pooling), empirical-study (one study with data: a trial, a"
+            " cohort, a secondary analysis), consensus-or-manual (expert consensus, treatment or"
+            " rating manual, textbook), theory (explains, tests nothing), practice-text (blogs,"
+            " practice texts, student work, unverified references).",
+        ),
+    ],
+)  # fmt: skip
+GUIDANCE_REFERENCE_EXAMPLE: dict[str, JsonValue] = {
+    "id": "muran-et-al-2009",
+    "citation": "Muran, J. C., Safran, J. D., Gorman, B. S., Samstag, L. W., Eubanks-Carter, C.,"
+    " & Winston, A. (2009). The relationship of early alliance ruptures and their resolution to"
+    " process and outcome in three time-limited psychotherapies for personality disorders."
+    " Psychotherapy: Theory, Research, Practice, Training, 46(2), 233–248.",  # noqa: RUF001
+    "kind": "empirical-study",
+    "doi": "10.1037/a0016085",
+}
+GUIDANCE_EXAMPLE: dict[str, JsonValue] = {
+    "id": "rater-gap",
+    "text": "Client and clinician saw this session differently; clients report fewer ruptures…",
+    "support": "empirical-study",
+    "support_label": "backed by an empirical study",
+    "sources": [GUIDANCE_REFERENCE_EXAMPLE["citation"]],
+    "references": [GUIDANCE_REFERENCE_EXAMPLE],
+}
 
-    model_config = example(
-        {
-            "id": "bond-rupture",
-            "text": "Attend to the relationship itself: ask whether the client felt heard…",
-            "sources": ["Bordin 1979"],
-        }
+
+class GuidanceReference(WireModel):
+    """A source a guidance entry rests on: its full reference and what kind of work it is."""
+
+    model_config = example(GUIDANCE_REFERENCE_EXAMPLE)
+
+    id: str = Field(description="Stable id of the source in the catalogue.")
+    citation: str = Field(
+        description="Full reference (authors, year, title, journal or publisher, volume, pages);"
+        " a practice text whose full reference is unknown says so."
     )
+    kind: SourceKind
+    doi: str | None = Field(default=None, description="Present when one was verified.")
+    url: str | None = Field(default=None, description="Present when one was verified.")
+
+
+class GuidanceView(WireModel):
+    """A next clinical step for a flag, in the caller's language, with what backs it."""
+
+    model_config = example(GUIDANCE_EXAMPLE)
 
     id: str
     text: str
-    sources: list[str]
+    support: SourceKind = Field(
+        description="The strongest kind of source the entry cites: how strong its support is."
+    )
+    support_label: str = Field(description="`support` in words, in the caller's language.")
+    sources: list[str] = Field(
+        description="The full citations of `references`, in the same order (strongest first)."
+    )
+    references: list[GuidanceReference] = Field(description="The sources, strongest first.")
 
 
 class GuidanceEntryView(GuidanceView):
@@ -752,20 +804,35 @@ class GuidanceEntryView(GuidanceView):
 
     model_config = example(
         {
-            "id": "bond-rupture",
-            "text": "Attend to the relationship itself: ask whether the client felt heard…",
-            "sources": ["Bordin 1979"],
-            "applies": {"dimensions": ["bond"], "states": ["new", "unrepaired"]},
+            **GUIDANCE_EXAMPLE,
+            "applies": {"rules": ["rater_discrepancy"]},
         }
     )
 
     applies: dict[str, Any]
 
 
+class SourceKindView(WireModel):
+    """A kind of source, in the caller's language: what `support` and `kind` mean."""
+
+    model_config = example(
+        {
+            "id": "meta-analysis",
+            "label": "backed by a meta-analysis",
+            "definition": "Pools the results of many studies quantitatively.",
+        }
+    )
+
+    id: SourceKind
+    label: str
+    definition: str
+
+
 class GuidanceCatalogue(WireModel):
-    model_config = example({"version": "1.1.0", "items": []})
+    model_config = example({"version": "1.1.0", "source_kinds": [], "items": []})
 
     version: str
+    source_kinds: list[SourceKindView] = Field(description="The kinds of source, strongest first.")
     items: list[GuidanceEntryView]
 
 

@@ -274,18 +274,39 @@ def _rule_text(rule: str) -> str:
 
 
 def _guidance_extension(entry: Json) -> Json:
+    """One catalogue entry: `source` (each citation, as before) is kept for systems that read
+    it; `support` and one `reference` per source (id, citation, kind, doi, url) say how strong
+    the support for the suggestion is."""
     return {
         "url": GUIDANCE_EXTENSION,
         "extension": [
             {"url": "id", "valueCode": entry["id"]},
             {"url": "text", "valueString": entry["text"]},
+            {"url": "support", "valueCode": entry["support"]},
             *({"url": "source", "valueString": source} for source in entry["sources"]),
+            *(_reference_extension(reference) for reference in entry["references"]),
+        ],
+    }
+
+
+def _reference_extension(reference: Json) -> Json:
+    return {
+        "url": "reference",
+        "extension": [
+            {"url": "id", "valueCode": reference["id"]},
+            {"url": "citation", "valueString": reference["citation"]},
+            {"url": "kind", "valueCode": reference["kind"]},
+            *([{"url": "doi", "valueString": reference["doi"]}] if "doi" in reference else []),
+            *([{"url": "url", "valueUri": reference["url"]}] if "url" in reference else []),
         ],
     }
 
 
 def _narrative(summary: str, guidance: Sequence[Json]) -> str:
-    items = "".join(f"<li>{html.escape(entry['text'])}</li>" for entry in guidance)
+    items = "".join(
+        f"<li>{html.escape(entry['text'])} ({html.escape(entry['support_label'])})</li>"
+        for entry in guidance
+    )
     steps = f"<ul>{items}</ul>" if items else ""
     return f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{html.escape(summary)}</p>{steps}</div>'
 

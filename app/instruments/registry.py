@@ -140,7 +140,7 @@ def load_definition(path: Path) -> InstrumentDefinition:
         return InstrumentDefinition.model_validate(document)
     except ValidationError as error:
         raise DefinitionLoadError(
-            [f"{path}: {loc}: {reason}" for loc, reason in _located(error)]
+            [f"{path}: {loc}: {reason}" for loc, reason in located(error)]
         ) from error
 
 
@@ -185,7 +185,9 @@ def _cross_file_problems(loaded: list[LoadedInstrument]) -> list[str]:
     return problems
 
 
-def _located(error: ValidationError) -> Iterator[tuple[str, str]]:
+def located(error: ValidationError) -> Iterator[tuple[str, str]]:
+    """Each problem of a validation error as (field path, reason), a cross-check's
+    `DefinitionError` at the path it names."""
     for entry in error.errors():
         loc: tuple[str | int, ...] = tuple(entry["loc"])
         reason = entry["msg"]

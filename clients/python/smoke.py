@@ -141,6 +141,13 @@ def main() -> int:
         f"episode flags {flags.items}",
     )
     check(all(not isinstance(f.guidance, Unset) and f.guidance for f in flags.items), "guidance")
+    steps = [step for f in flags.items if not isinstance(f.guidance, Unset) for step in f.guidance]
+    # Each step says what backs it: the strongest kind first, each source in full.
+    check(all(step.support == step.references[0].kind for step in steps), "guidance support")
+    check(
+        all(step.sources == [r.citation for r in step.references] for step in steps),
+        "guidance sources are the references' citations",
+    )
 
     chart = get_trajectory_chart.sync_detailed(episode.id, client=client, instrument="srs")
     check(chart.status_code == 200 and b"<svg" in chart.content, "trajectory.svg")

@@ -116,7 +116,7 @@ export async function watchAlliance(base: string, key: string, episodeId: string
   return flags.items.map((flag) => {
     const state: Schemas["RepairState"] | null | undefined = flag.state;
     const repairedAt = flag.repaired_at ? ` (repaired at session ${flag.repaired_at.session})` : "";
-    const steps = (flag.guidance ?? []).map((entry) => entry.text).join(" ");
+    const steps = (flag.guidance ?? []).map((entry) => `${entry.text} (${entry.support_label})`).join(" ");
     return `${flag.rule} on ${flag.scale}, session ${flag.session}: ${state ?? "new"}${repairedAt}; totals ${totals.join(", ")}. ${steps}`;
   });
 }

@@ -170,8 +170,16 @@ def test_recording_from_fhir_returns_observations_and_flags_with_guidance(
             if e["url"] == "text"
         ]
         assert entry["text"] in texts
-    # the narrative is the guidance in the caller's language, escaped as XHTML
+    supports = [e["valueCode"] for g in flag["extension"] for e in g["extension"]
+                if e["url"] == "support"]  # fmt: skip
+    assert supports == [entry["support"] for entry in french]
+    kinds = [k["valueCode"] for g in flag["extension"] for e in g["extension"]
+             if e["url"] == "reference" for k in e["extension"] if k["url"] == "kind"]  # fmt: skip
+    assert kinds == [r["kind"] for entry in french for r in entry["references"]]
+    # the narrative is the guidance in the caller's language, escaped as XHTML, with what backs it
     assert "<li>" in flag["text"]["div"]
+    assert f"({french[0]['support_label']})</li>" in flag["text"]["div"]
+    assert "appuyé" in french[0]["support_label"]
 
 
 WAI_SR = {"1": 4, "2": 5, "3": 4, "4": 3, "5": 5, "6": 4, "7": 4, "8": 3, "9": 5, "10": 4}

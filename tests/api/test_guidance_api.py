@@ -6,6 +6,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.api.schemas import GuidanceCatalogue
+from app.guidance import SOURCE_KINDS
+
 BOND_ITEMS = ("3", "5", "7", "9")
 
 
@@ -48,7 +51,13 @@ def test_a_bond_v_drop_in_psychotherapy_carries_the_bond_entries_in_french(
     assert "physiotherapy-alliance" not in ids
     bond = next(entry for entry in guidance if entry["id"] == "bond-rupture")
     assert bond["text"].startswith("Prenez soin de la relation")
-    assert bond["sources"]
+    assert (bond["support"], bond["support_label"]) == (
+        "meta-analysis", "appuyé par une méta-analyse"
+    )  # fmt: skip
+    kinds = [reference["kind"] for reference in bond["references"]]
+    assert kinds == ["meta-analysis", "theory", "practice-text"]  # strongest first
+    assert bond["references"][0]["doi"] == "10.1037/pst0000175"
+    assert bond["sources"] == [reference["citation"] for reference in bond["references"]]
     english = client.get(f"/v1/episodes/{recorded['episode']}/ruptures").json()["items"]
     (flag,) = [f for f in english if f["rule"] == "v_drop" and f["scale"] == "bond"]
     assert next(g for g in flag["guidance"] if g["id"] == "bond-rupture")["text"].startswith(
@@ -81,3 +90,36 @@ def test_the_catalogue_is_public_and_speaks_french(app: Any) -> None:
     assert entries["repaired-rupture"]["text"].startswith("La rupture a été réparée")
     assert entries["first-contact"]["applies"] == {"early_sessions": 3}
     assert len(entries) == 13
+    assert [kind["id"] for kind in body["source_kinds"]] == [
+        "meta-analysis", "systematic-review", "empirical-study", "consensus-or-manual", "theory",
+        "practice-text",
+    ]  # fmt: skip
+    assert body["source_kinds"][-1]["label"] == "appuyé seulement par des textes de pratique"
+    supervision = entries["unrepaired-supervision"]
+    assert (supervision["support"], supervision["references"][0]["kind"]) == (
+        "practice-text", "practice-text"
+    )  # fmt: skip
+    assert "full reference not available" in supervision["sources"][0]
+    rater_gap = entries["rater-gap"]["references"]
+    assert rater_gap == [
+        {
+            "id": "muran-et-al-2009",
+            "citation": rater_gap[0]["citation"],
+            "kind": "empirical-study",
+            "doi": "10.1037/a0016085",
+        }
+    ]
+    assert (
+        "Psychotherapy: Theory, Research, Practice, Training, 46(2), 233"
+        in (rater_gap[0]["citation"])
+    )
+    GuidanceCatalogue.model_validate(body)  # what the OpenAPI document declares
+
+
+def test_the_wire_names_the_same_kinds_of_source_as_the_catalogue(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["SourceKind"]["enum"] == list(SOURCE_KINDS)
+    guidance = schemas["GuidanceView"]["properties"]
+    assert guidance["support"]["$ref"] == "#/components/schemas/SourceKind"
+    assert guidance["sources"]["items"] == {"type": "string"}  # unchanged since v1
+    assert guidance["references"]["items"] == {"$ref": "#/components/schemas/GuidanceReference"}

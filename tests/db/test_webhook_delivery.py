@@ -144,7 +144,11 @@ def test_a_raised_bond_rupture_and_its_repair_are_delivered_signed(
         "v_drop", "bond", 4, "pending"
     )  # fmt: skip
     assert flag["severity"] == "strict"
-    assert "bond-rupture" in [entry["id"] for entry in flag["guidance"]]
+    bond_guidance = next(entry for entry in flag["guidance"] if entry["id"] == "bond-rupture")
+    assert bond_guidance["support"] == "meta-analysis"  # what backs it, for the receiver too
+    assert [r["kind"] for r in bond_guidance["references"]] == [
+        "meta-analysis", "theory", "practice-text"
+    ]  # fmt: skip
     assert abs(int(delivery.headers["webhook-timestamp"]) - time.time()) < 60
     repaired = [r for r in receiver.received if r.json["type"] == "rupture.repaired"]
     bond = [r for r in repaired if is_bond_v_drop(r.json)]
@@ -212,6 +216,10 @@ def test_an_endpoint_that_asks_for_it_gets_the_flag_as_a_fhir_flag_with_its_guid
     assert resource["period"]["start"].startswith("2026-03-04T")
     for entry in flag["guidance"]:  # the guidance goes with the FHIR Flag as text
         assert html.escape(entry["text"]) in resource["text"]["div"]
+        assert f"({entry['support_label']})" in resource["text"]["div"]
+    supports = [e["valueCode"] for g in resource["extension"] for e in g["extension"]
+                if e["url"] == "support"]  # fmt: skip
+    assert supports == [entry["support"] for entry in flag["guidance"]]
     withdrawn = next(
         r.json
         for r in fhir.received

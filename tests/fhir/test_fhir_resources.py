@@ -374,8 +374,16 @@ def test_a_rupture_flag_is_a_fhir_flag_with_its_guidance_as_text(
         "instrument": "wai-sr", "rater": "client", "rule": "v_drop", "scale": "bond",
         "session": 6, "administration_id": str(uuid.uuid4()), "state": "repaired",
         "guidance": [
-            {"id": "bond-rupture", "text": "Name the <tension> & ask.",
-             "sources": ["Safran & Muran 2000"]}
+            {"id": "bond-rupture", "text": "Name the <tension> & ask.", "support": "meta-analysis",
+             "support_label": "backed by a meta-analysis",
+             "sources": ["Eubanks, Muran & Safran (2018)", "Safran & Muran (2000)"],
+             "references": [
+                 {"id": "eubanks-2018", "citation": "Eubanks, Muran & Safran (2018)",
+                  "kind": "meta-analysis"},
+                 {"id": "safran-muran-2000", "citation": "Safran & Muran (2000)",
+                  "kind": "consensus-or-manual", "doi": "10.1000/xyz",
+                  "url": "https://example.org/book"},
+             ]}
         ],
     }  # fmt: skip
     context = Context(
@@ -389,10 +397,28 @@ def test_a_rupture_flag_is_a_fhir_flag_with_its_guidance_as_text(
     Flag.model_validate(resource)
     assert resource["status"] == "inactive"  # repaired
     assert resource["code"]["coding"][0]["code"] == "rupture.v_drop"
-    assert "Name the &lt;tension&gt; &amp; ask." in resource["text"]["div"]
+    assert (
+        "Name the &lt;tension&gt; &amp; ask. (backed by a meta-analysis)" in resource["text"]["div"]
+    )
     (guidance,) = resource["extension"]
     assert {"url": "text", "valueString": "Name the <tension> & ask."} in guidance["extension"]
-    assert {"url": "source", "valueString": "Safran & Muran 2000"} in guidance["extension"]
+    assert {"url": "support", "valueCode": "meta-analysis"} in guidance["extension"]
+    assert {"url": "source", "valueString": "Safran & Muran (2000)"} in guidance["extension"]
+    references = [e["extension"] for e in guidance["extension"] if e["url"] == "reference"]
+    assert references == [
+        [
+            {"url": "id", "valueCode": "eubanks-2018"},
+            {"url": "citation", "valueString": "Eubanks, Muran & Safran (2018)"},
+            {"url": "kind", "valueCode": "meta-analysis"},
+        ],
+        [
+            {"url": "id", "valueCode": "safran-muran-2000"},
+            {"url": "citation", "valueString": "Safran & Muran (2000)"},
+            {"url": "kind", "valueCode": "consensus-or-manual"},
+            {"url": "doi", "valueString": "10.1000/xyz"},
+            {"url": "url", "valueUri": "https://example.org/book"},
+        ],
+    ]
 
 
 JSON_VALUES = st.recursive(
