@@ -19,6 +19,7 @@ from app.core.results import Flag, ScaleResult
 from app.core.statistics import ScaleSummary, mean, variance
 from app.instruments.definition import (
     MAX_RELIABILITY,
+    BelowCutoffRule,
     DropFromPreviousRule,
     InstrumentDefinition,
     Norm,
@@ -150,6 +151,12 @@ def detect_ruptures(
             elif isinstance(rule, RaterDiscrepancyRule):
                 other = (counterparts or {}).get(rule.counterpart, ())
                 evaluation.rater_discrepancy(rule, scale_id, other)
+    for rule in definition.ruptures:
+        if isinstance(rule, BelowCutoffRule):
+            for scale_id in rule.scales:
+                evaluation.compared[(rule.rule, scale_id)] = [
+                    point.session for point, _ in evaluation.scores(scale_id)
+                ]
     order = {scale.id: position for position, scale in enumerate(definition.scales)}
     flags = sorted(
         evaluation.flags,
