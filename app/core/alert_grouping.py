@@ -97,8 +97,8 @@ def derive_alerts(
         ordered.append((change["session"], 2, f"change/{change['session']}", change))
     ordered.sort(key=lambda entry: entry[:3])
     alerts: list[_Building] = []
-    holder: dict[str, _Building] = {}
-    for session, _, key, item in ordered:
+    holder: dict[str, _Building] = {}  # run of flags -> the alert that took its latest flag
+    for session, _, _, item in ordered:
         target = _target(item, session, alerts, holder, scores)
         if target is None:
             target = _Building(session, closed_after=closures.get(session))
@@ -108,7 +108,9 @@ def derive_alerts(
             target.changes.append(item)  # type: ignore[arg-type]
         else:
             target.flags.append(item)  # type: ignore[arg-type]
-        holder[key] = target
+            chain = _chain(item)
+            if chain is not None:
+                holder[chain] = target
     return [_finish(alert, scores, dimensions, ended) for alert in alerts]
 
 
@@ -119,14 +121,11 @@ def _target(
     holder: Mapping[str, _Building],
     scores: Mapping[SeriesKey, Sequence[ScoredSession]],
 ) -> _Building | None:
-    if item.get("continuing") and item.get("continues"):
-        opener = item["continues"]
-        key = "/".join(
-            str(x)
-            for x in (item["instrument"], item["rater"], item["rule"], item["scale"],
-                      opener["administration_id"])
-        )  # fmt: skip
-        alert = holder.get(key)
+    chain = _chain(item)
+    if chain is not None:
+        # The alert that took the latest flag of the same run (the opener's, unless a
+        # clinician closed that one since).
+        alert = holder.get(chain)
         if alert is not None and alert.accepts(session):
             return alert
     if item.get("rule") in DROP_FAMILY:
@@ -141,6 +140,18 @@ def _target(
         if session in alert.sessions and alert.accepts(session):
             return alert
     return None
+
+
+def _chain(item: Mapping[str, Any]) -> str | None:
+    """The run of flags a flag belongs to: the same rule and scale from one opener."""
+    if item.get("rule") == "alliance_change":
+        return None
+    opener = item["continues"]["administration_id"] if item.get("continues") else None
+    return "run/" + "/".join(
+        str(x)
+        for x in (item["instrument"], item["rater"], item["rule"], item["scale"],
+                  opener or item["administration_id"])
+    )  # fmt: skip
 
 
 def _same_series_drop(flag: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
@@ -171,10 +182,14 @@ def _back_at(
     later = _later(scores, (evidence["instrument"], evidence["rater"], evidence["scale"]), session)
     rule = evidence["rule"]
     if rule in DROP_FAMILY:
+        # Back once the rule that found the drop would no longer find it: the score is within
+        # the rule's threshold of its reference (a flag's own repair, in /ruptures, asks for
+        # the reference itself).
         reference = evidence.get("reference")
         if reference is None:
             return None
-        return next((p.session for p in later if p.score >= reference - EPSILON), None)
+        threshold = evidence["threshold"]
+        return next((p.session for p in later if reference - p.score < threshold - EPSILON), None)
     if rule == "below_cutoff":
         threshold = evidence["threshold"]
         zone = evidence.get("alert_zone", "at_or_below")
