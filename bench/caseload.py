@@ -7,7 +7,7 @@ The generative model (every parameter is a field of `Model`, with its source):
 - The client's own alliance level is drawn once per episode, on each instrument, from the
   between-client spread; the two instruments' levels correlate (`level_correlation`).
 - Each session's score is the client's level plus a session-to-session deviation, of the SD
-  that the instrument's test–retest reliability implies: SD x sqrt(1 - r) (the SRS: 4.19 and
+  that the instrument's test-retest reliability implies: SD x sqrt(1 - r) (the SRS: 4.19 and
   .64, Bordin's instrument reference, shared/spec/instruments.md §5 and §9). The two
   instruments' deviations at one session correlate (`session_correlation`).
 - A share of episodes has a true rupture (3 in 10, as in the review that asked for this),
@@ -23,12 +23,13 @@ published figures, not from this simulation.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 WAI_SR_DIMENSIONS = {"task": (1, 2, 10, 12), "bond": (3, 5, 7, 9), "goal": (4, 6, 8, 11)}
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -53,8 +54,8 @@ class Model:
     # How long the dip lasts: 1 session, 2 sessions, or not repaired within the episode
     # (unrepaired ruptures go with drop-out, Eubanks, Muran & Safran 2018).
     duration_weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
-    # SRS total: French sample mean 36.91, SD 4.19 over 168 administrations; test–retest
-    # .54–.70, .64 as Bordin's reference uses (shared/spec/instruments.md §5, §9).
+    # SRS total: French sample mean 36.91, SD 4.19 over 168 administrations; test-retest
+    # .54-.70, .64 as Bordin's reference uses (shared/spec/instruments.md §5, §9).
     srs_mean: float = 36.91
     srs_sd: float = 4.19
     srs_retest: float = 0.64
@@ -281,7 +282,7 @@ def within_spreads(scored: list[Scored], registry: Any) -> dict[tuple[str, str, 
         squares, pairs = 0.0, 0
         for row in scored:
             values = [p.scales[ALLIANCE_SCALE]["score"] for p in row.points[instrument]]
-            for before, after in zip(values, values[1:], strict=False):
+            for before, after in itertools.pairwise(values):
                 if before is not None and after is not None:
                     squares += (after - before) ** 2
                     pairs += 1
