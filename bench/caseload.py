@@ -386,6 +386,7 @@ def measure(model: Model, profile_name: str, *, writes_sample: int = 60) -> tupl
             rule_detected += bool({onset, onset + 1} & flagged)
             policy_detected += bool({onset, onset + 1} & signalled)
     writes = rule_events = policy_events = 0
+    writes_sample = min(writes_sample, len(scored))
     for row in scored[:writes_sample]:
         before_flags: list[dict[str, Any]] = []
         before_alerts: dict[int, Any] = {}
@@ -400,12 +401,12 @@ def measure(model: Model, profile_name: str, *, writes_sample: int = 60) -> tupl
     return (
         Figures(
             rule_detected / ruptures, rule_false / quiet_sessions,
-            rule_alerts / episodes, rule_alerts / episodes, rule_events / writes,
+            rule_alerts / episodes, rule_alerts / episodes, rule_events / max(writes, 1),
             ruptures, quiet_sessions,
         ),
         Figures(
             policy_detected / ruptures, policy_false / quiet_sessions,
-            policy_alerts / episodes, all_alerts / episodes, policy_events / writes,
+            policy_alerts / episodes, all_alerts / episodes, policy_events / max(writes, 1),
             ruptures, quiet_sessions,
         ),
     )  # fmt: skip
@@ -421,3 +422,47 @@ def _instruments_dir() -> Any:
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "instruments"
+
+
+def run() -> None:
+    """Print, per profile, today's published rules against the alert policy."""
+    from dataclasses import replace
+
+    from app.core.alert_policy import PROFILES
+
+    model = Model()
+    print(
+        f"  {model.episodes} episodes x {model.sessions} weekly sessions of SRS and WAI-SR;"
+        f" {model.rupture_share:.0%} with a true rupture ({model.second_rupture_share:.0%} of"
+        f" those two) of {model.rupture_size} within-client SDs (model: bench/caseload.py)"
+    )
+    header = (
+        "detection", "false alarms", "alerts/episode", "(all, low incl.)", "events/write",
+    )  # fmt: skip
+    print("  " + " " * 28 + "".join(f"{h:>17}" for h in header))
+    for name in PROFILES:
+        before, after = measure(model, name)
+        if name == next(iter(PROFILES)):
+            _row("published rules (before)", before)
+        _row(f"policy: {name}", after)
+    print("  Sensitivity of the balanced profile to the model (detection / false alarms):")
+    variants = [
+        ("rupture of 2.0 within-client SDs", replace(model, rupture_size=2.0)),
+        ("rupture of 3.0 within-client SDs", replace(model, rupture_size=3.0)),
+        ("WAI-SR session reliability .60", replace(model, wai_retest=0.6)),
+        ("WAI-SR session reliability .80", replace(model, wai_retest=0.8)),
+        ("SRS test-retest .54", replace(model, srs_retest=0.54)),
+        ("SRS test-retest .70", replace(model, srs_retest=0.70)),
+        ("session deviations correlated .6", replace(model, session_correlation=0.6)),
+    ]
+    for label, variant in variants:
+        _, after = measure(variant, "balanced", writes_sample=0)
+        print(f"    {label:<36} {after.detection:>6.1%} / {after.false_alarms:.1%}")
+
+
+def _row(label: str, figures: Figures) -> None:
+    print(
+        f"  {label:<28}{figures.detection:>17.1%}{figures.false_alarms:>17.1%}"
+        f"{figures.alerts_per_episode:>17.2f}{figures.all_alerts_per_episode:>17.2f}"
+        f"{figures.events_per_write:>17.2f}"
+    )
