@@ -195,7 +195,8 @@ class UnauthenticatedError(DomainError):
 
 
 class ForbiddenError(DomainError):
-    """The API key is valid but lacks the scope this operation needs."""
+    """The API key is valid but lacks the scope this operation needs, or asks to grant a new
+    key a scope it does not hold itself (`errors` then names each such scope)."""
 
     status = 403
     code = "insufficient_scope"
@@ -203,8 +204,8 @@ class ForbiddenError(DomainError):
 
 
 class RateLimitedError(DomainError):
-    """This API key sent more requests than its rate allows; retry after `Retry-After`
-    seconds."""
+    """This API key sent more requests than its rate allows, or this client address sent too
+    many requests with unknown or invalid credentials; retry after `Retry-After` seconds."""
 
     status = 429
     code = "rate_limited"

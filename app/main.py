@@ -68,6 +68,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        failed_auth_limiter=RateLimiter(settings.rate_limit_failed_auth_per_minute),
         tokens=token_verifier(settings),
     )
 
@@ -145,6 +146,7 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
         audience=settings.jwt_audience,
         organization_claim=settings.jwt_organization_claim,
         scope_claim=settings.jwt_scope_claim,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
     )
 
 

@@ -989,12 +989,14 @@ class AdministrationAcknowledgement(WireModel):
 
 
 class AuditEventView(WireModel):
-    """One access to patient data: who (key), what (action, resource), how it ended."""
+    """One access to patient data: who (an API key, or a JWT's issuer and subject), what
+    (action, resource), how it ended."""
 
     model_config = example(
         {
             "id": EXAMPLE_ID, "at": "2026-11-22T09:31:00Z", "key_id": EXAMPLE_ID,
-            "action": "recordAdministration", "resource_type": "episode",
+            "jwt_issuer": None, "jwt_subject": None, "action": "recordAdministration",
+            "resource_type": "episode",
             "resource_id": EXAMPLE_ID, "request_id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",
             "outcome": "success", "status": 201,
         }
@@ -1002,7 +1004,9 @@ class AuditEventView(WireModel):
 
     id: UUID
     at: AwareDatetime
-    key_id: UUID | None
+    key_id: UUID | None = Field(description="The API key that called; null for a JWT.")
+    jwt_issuer: str | None = Field(description="A JWT caller's `iss`; null for a key.")
+    jwt_subject: str | None = Field(description="A JWT caller's `sub`: the calling system.")
     action: str
     resource_type: str
     resource_id: str | None

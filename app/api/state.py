@@ -24,6 +24,7 @@ class AppState:
     records: Records
     auth_cache: AuthenticationCache
     rate_limiter: RateLimiter
+    failed_auth_limiter: RateLimiter
     tokens: TokenVerifier | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
