@@ -234,7 +234,11 @@ class WebhookNotFoundError(DomainError):
 
 class InvalidWebhookUrlError(DomainError):
     """A webhook URL must be absolute, use `https://` (plain `http://` only to a loopback
-    host: 127.0.0.1, ::1 or localhost), and carry no user name or password."""
+    host: 127.0.0.1, ::1 or localhost), carry no user name, password, control characters or
+    spaces (`errors` code `invalid_url`), and name a host that resolves to public internet
+    addresses only, unless the deployment allows private networks; cloud metadata endpoints
+    never (`errors` code `refused_address`, whether the host did not resolve or resolved to
+    an address refused)."""
 
     status = 422
     code = "invalid_webhook_url"

@@ -1194,7 +1194,9 @@ class WebhookCreate(WireModel):
         Field(
             min_length=1,
             max_length=2000,
-            description="https:// (plain http:// only to 127.0.0.1, ::1 or localhost).",
+            description="https:// (plain http:// only to 127.0.0.1, ::1 or localhost), to a"
+            " host that resolves to public internet addresses only (unless the deployment"
+            " allows private networks); no user name, password or control characters.",
         ),
     ]
     description: Annotated[str | None, Field(max_length=200)] = None
@@ -1239,8 +1241,10 @@ class WebhookList(WireModel):
 
 
 class WebhookDeliveryView(WireModel):
-    """One attempt to deliver an event: the receiver's status code, or the error that kept
-    the attempt from getting one (`ConnectError`, `ReadTimeout`, ...)."""
+    """One attempt to deliver an event: the receiver's status code, and for a failed attempt
+    a coarse reason: `http_<status>`, `timeout`, `connect_error`, `transport_error`,
+    `refused_address` (the host no longer resolves to addresses alerts may go to),
+    `invalid_url` or `internal_error`."""
 
     model_config = example(
         {
