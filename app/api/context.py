@@ -74,17 +74,19 @@ class RequestContext:
             if logger.isEnabledFor(logging.INFO):
                 route = scope.get("route")
                 state = scope.get("state", {})
-                extra = {
-                    "method": scope["method"],
-                    "route": getattr(route, "path", "unmatched"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "key_id": state.get("key_id"),
-                    "organization_id": state.get("organization_id"),
-                }
-                if state.get("jwt_subject") is not None:  # a JWT caller: no key, this instead
-                    extra.update(jwt_issuer=state["jwt_issuer"], jwt_subject=state["jwt_subject"])
-                logger.info("request", extra=extra)
+                logger.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": getattr(route, "path", "unmatched"),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "key_id": state.get("key_id"),
+                        "organization_id": state.get("organization_id"),
+                        "jwt_issuer": state.get("jwt_issuer"),  # a JWT caller (no key)
+                        "jwt_subject": state.get("jwt_subject"),
+                    },
+                )
             request_id.reset(token)
 
 

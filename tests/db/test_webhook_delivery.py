@@ -85,8 +85,11 @@ def _record(client: TestClient, episode: str, series: tuple[tuple[int, int], ...
         assert response.status_code == 201, response.text
 
 
-def _enqueue(engine: Engine, organisation: Organisation, count: int) -> list[uuid.UUID]:
-    """`count` alerts written to the outbox by the real enqueue, in one transaction."""
+def _enqueue(
+    engine: Engine, organisation: Organisation, count: int, endpoints: int = 1
+) -> list[uuid.UUID]:
+    """`count` alerts written to the outbox by the real enqueue, in one transaction (an event
+    for each of the organisation's `endpoints`)."""
     database = Database(engine)
     now = datetime.now(UTC)
     with database.session() as session:
@@ -99,7 +102,7 @@ def _enqueue(engine: Engine, organisation: Organisation, count: int) -> list[uui
         changes = [FlagChange("rupture.raised", {**FLAG, "session": n}) for n in range(count)]
         written = webhooks.enqueue_alerts(session, episode, changes, now, None)
         session.commit()
-        assert written == count
+        assert written == count * endpoints
         statement = select(WebhookEvent.id).where(WebhookEvent.episode_id == episode.id)
         return list(session.scalars(statement))
 
@@ -534,20 +537,6 @@ def _event_states(engine: Engine, endpoint_id: str) -> list[tuple[str, str | Non
         return [(row.status, row.last_error) for row in rows]
 
 
-def _alert(engine: Engine, organisation: Organisation) -> None:
-    """One alert, written to the outbox for every enabled endpoint of the organisation."""
-    now = datetime.now(UTC)
-    with Database(engine).session() as session:
-        episode = Episode(
-            id=uuid.uuid4(), organization_id=organisation.id, patient_ref="p",
-            clinician_ref="c", setting=None, started_on=None, label=None, created_at=now,
-        )  # fmt: skip
-        session.add(episode)
-        session.flush()
-        webhooks.enqueue_alerts(session, episode, [FlagChange("rupture.raised", FLAG)], now, None)
-        session.commit()
-
-
 def test_a_host_that_resolves_to_a_refused_address_at_delivery_is_never_reached(
     settings: Settings, engine: Engine, organisation: Organisation
 ) -> None:
@@ -566,7 +555,7 @@ def test_a_host_that_resolves_to_a_refused_address_at_delivery_is_never_reached(
             open_ = _webhook(client, f"https://rebind.example.org:{receiver.port}/alerts")
             shut = _webhook(client, f"https://rebind2.example.org:{closed}/alerts")
         answers.update({"rebind.example.org": ["127.0.0.1"], "rebind2.example.org": ["127.0.0.1"]})
-        _alert(engine, organisation)
+        _enqueue(engine, organisation, 1, endpoints=2)
         retry = RetryPolicy(timedelta(0), 2)
         policy = EgressPolicy(allow_private_networks=False, resolve=resolve)
         dispatcher = Dispatcher(Database(engine), timeout_seconds=5, retry=retry, egress=policy)
@@ -594,7 +583,7 @@ def test_a_delivery_connects_to_the_address_checked_naming_the_host_for_tls(
             genuine = _webhook(client, f"https://receiver.test:{receiver.port}/alerts")
             # the same address under another name: its certificate does not name it
             impostor = _webhook(client, f"https://impostor.test:{receiver.port}/alerts")
-        _alert(engine, organisation)
+        _enqueue(engine, organisation, 1, endpoints=2)
         dispatcher = _dispatcher(engine, base=60)
         dispatcher.deliver_due()
         dispatcher.close()
@@ -623,7 +612,7 @@ def test_a_url_that_became_invalid_or_an_attempt_that_raises_never_stops_the_dis
                 .where(WebhookEndpoint.id == uuid.UUID(bad_secret["id"]))
                 .values(secret="whsec_not base64!")
             )
-        _alert(engine, organisation)
+        _enqueue(engine, organisation, 1, endpoints=3)
         dispatcher = _dispatcher(engine, attempts=2)
         _drain(dispatcher, lambda: len(_deliveries(engine, bad_secret["id"])) == 2)
         dispatcher.deliver_due()
