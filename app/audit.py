@@ -22,15 +22,25 @@ from app.tables import AuditEvent
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is making the request, as written into its audit events: its API key, or the
+    issuer and subject of its JWT (which name the calling system, never a patient)."""
+
+    key_id: uuid.UUID | None
+    request_id: str
+    jwt_issuer: str | None = None
+    jwt_subject: str | None = None
+
+
+@dataclass(frozen=True)
 class Access:
     """One access to patient data, as the request layer saw it."""
 
     organization_id: uuid.UUID
-    key_id: uuid.UUID | None
+    caller: Caller
     action: str
     resource_type: str
     resource_id: str | None
-    request_id: str
     status: int
     at: datetime
 
@@ -41,14 +51,6 @@ def outcome(status: int) -> str:
     return {401: "denied", 403: "denied", 404: "not_found", 409: "conflict"}.get(
         status, "invalid" if status < 500 else "error"
     )
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is making the request, as written into its audit events."""
-
-    key_id: uuid.UUID | None
-    request_id: str
 
 
 def add_event(
@@ -67,6 +69,8 @@ def add_event(
             id=uuid.uuid4(),
             organization_id=organization_id,
             key_id=caller.key_id,
+            jwt_issuer=caller.jwt_issuer,
+            jwt_subject=caller.jwt_subject,
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,
@@ -84,7 +88,7 @@ def record_access(database: Database, access: Access) -> None:
         add_event(
             session,
             access.organization_id,
-            Caller(access.key_id, access.request_id),
+            access.caller,
             access.action,
             access.resource_type,
             access.resource_id,
@@ -110,6 +114,8 @@ def list_events(
             "id": event.id,
             "at": event.at,
             "key_id": event.key_id,
+            "jwt_issuer": event.jwt_issuer,
+            "jwt_subject": event.jwt_subject,
             "action": event.action,
             "resource_type": event.resource_type,
             "resource_id": event.resource_id,

@@ -7,6 +7,15 @@ outcome if it still holds the lease. If the process dies in between, the lease e
 another dispatcher delivers the event again, with the same `webhook-id`: receivers dedupe
 by it. Several processes on one PostgreSQL drain the outbox together without delivering an
 event twice otherwise: claims skip the rows another dispatcher has locked.
+
+Each attempt resolves and checks the URL's host again (`app.egress`) and connects to the
+address it checked. Whatever goes wrong with one attempt (a URL that became invalid, a host
+that now resolves to a refused address, any exception) fails that attempt with a coarse
+reason, which then follows the retry policy: it never stops the dispatcher, and an event
+never stays pending for ever. The reasons say no more than a tenant admin may know (no
+connection error details that would map internal hosts or ports):
+`invalid_url`, `refused_address`, `timeout`, `connect_error`, `transport_error`,
+`http_<status>` and `internal_error`.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import orjson
 
 from app import store, webhooks
 from app.db import Database
+from app.egress import EgressPolicy, RefusedUrlError
 from app.settings import Settings
 from app.tables import WebhookDelivery
 
@@ -72,19 +82,31 @@ class Dispatcher:
         *,
         timeout_seconds: float,
         retry: RetryPolicy,
+        egress: EgressPolicy,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.database = database
         self.retry = retry
+        self.egress = egress
         self.now = now
         self.lease = timedelta(seconds=timeout_seconds) + LEASE_MARGIN
-        # Redirects are not followed: the registered URL is the one that gets the alert.
+        # Redirects are not followed: the registered URL is the one that gets the alert. No
+        # proxy from the environment (the connection goes to the address checked), no
+        # connection kept between deliveries (one checked for another host name could be
+        # reused); certificate authorities from SSL_CERT_FILE / SSL_CERT_DIR still apply.
         self.http = httpx.Client(
-            timeout=timeout_seconds, follow_redirects=False, headers={"user-agent": USER_AGENT}
+            timeout=timeout_seconds,
+            follow_redirects=False,
+            headers={"user-agent": USER_AGENT},
+            trust_env=False,
+            verify=httpx.create_ssl_context(trust_env=True),
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     @classmethod
-    def from_settings(cls, database: Database, settings: Settings) -> Dispatcher:
+    def from_settings(
+        cls, database: Database, settings: Settings, egress: EgressPolicy | None = None
+    ) -> Dispatcher:
         return cls(
             database,
             timeout_seconds=settings.webhook_timeout_seconds,
@@ -92,6 +114,7 @@ class Dispatcher:
                 timedelta(seconds=settings.webhook_retry_base_seconds),
                 settings.webhook_max_attempts,
             ),
+            egress=egress or EgressPolicy(settings.webhook_allow_private_networks),
         )
 
     def deliver_due(self, stop: Callable[[], bool] = lambda: False) -> int:
@@ -117,24 +140,51 @@ class Dispatcher:
                 return True
             session.commit()
             event_id, attempt = str(event.id), event.attempts + 1
-            body = orjson.dumps(event.payload)
-            url, secret = endpoint.url, endpoint.secret
-        outcome = self._post(url, secret, event_id, body)
+            payload, url, secret = event.payload, endpoint.url, endpoint.secret
+        started = time.perf_counter()
+        try:
+            outcome = self._post(url, secret, event_id, payload, started)
+        except Exception as error:
+            # A bug must not stop the dispatcher nor leave the event pending for ever: the
+            # attempt fails (and is retried, then given up) like any other.
+            logger.exception(
+                "webhook attempt raised %s", type(error).__name__, extra={"event_id": event_id}
+            )
+            outcome = Outcome(None, "internal_error", _since(started))
         self._settle(event.id, event.organization_id, endpoint.id, attempt, token, outcome)
         return True
 
-    def _post(self, url: str, secret: str, event_id: str, body: bytes) -> Outcome:
-        timestamp = int(time.time())
-        headers = webhooks.signed_headers(secret, event_id, timestamp, body)
-        started = time.perf_counter()
+    def _post(
+        self, url: str, secret: str, event_id: str, payload: object, started: float
+    ) -> Outcome:
         try:
-            response = self.http.post(url, content=body, headers=headers)
-        except httpx.HTTPError as failure:
-            # The class says enough (ConnectError, ReadTimeout, ...); the message may hold
-            # the URL, which is already known, and nothing the receiver sent is kept.
-            return Outcome(None, type(failure).__name__, _since(started))
-        code = response.status_code
-        return Outcome(code, None if 200 <= code < 300 else f"HTTP {code}", _since(started))
+            destination = self.egress.destination(url)
+        except RefusedUrlError as refused:
+            return Outcome(None, refused.reason, _since(started))
+        body = orjson.dumps(payload)
+        timestamp = int(time.time())
+        headers = {
+            **webhooks.signed_headers(secret, event_id, timestamp, body),
+            **destination.headers,
+        }
+        try:
+            # Streamed, and closed unread: nothing the receiver sends back is kept.
+            with self.http.stream(
+                "POST",
+                destination.url,
+                content=body,
+                headers=headers,
+                extensions=destination.extensions,
+            ) as response:
+                code = response.status_code
+        except httpx.TimeoutException:
+            return Outcome(None, "timeout", _since(started))
+        except httpx.ConnectError:
+            return Outcome(None, "connect_error", _since(started))
+        except httpx.TransportError:
+            return Outcome(None, "transport_error", _since(started))
+        error = None if 200 <= code < 300 else f"http_{code}"
+        return Outcome(code, error, _since(started))
 
     def _settle(
         self,

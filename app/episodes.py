@@ -210,7 +210,7 @@ def record_administration(
                     return replay
             episode = _episode(session, records, episode_id, for_update=True)
             loaded = records.registry.get(new.instrument, new.version)
-            _check_rater(loaded.definition, new.rater)
+            check_rater(loaded.definition, new.rater)
             result = loaded.scorer.score(new.responses)
             now = records.now()
             administration = Administration(
@@ -642,7 +642,7 @@ RATERS = {
 }
 
 
-def _check_rater(definition: InstrumentDefinition, rater: str) -> None:
+def check_rater(definition: InstrumentDefinition, rater: str) -> None:
     allowed = RATERS[definition.respondent]
     if rater not in allowed:
         raise RaterMismatchError(

@@ -204,7 +204,8 @@ class UnauthenticatedError(DomainError):
 
 
 class ForbiddenError(DomainError):
-    """The API key is valid but lacks the scope this operation needs."""
+    """The API key is valid but lacks the scope this operation needs, or asks to grant a new
+    key a scope it does not hold itself (`errors` then names each such scope)."""
 
     status = 403
     code = "insufficient_scope"
@@ -212,8 +213,8 @@ class ForbiddenError(DomainError):
 
 
 class RateLimitedError(DomainError):
-    """This API key sent more requests than its rate allows; retry after `Retry-After`
-    seconds."""
+    """This API key sent more requests than its rate allows, or this client address sent too
+    many requests with unknown or invalid credentials; retry after `Retry-After` seconds."""
 
     status = 429
     code = "rate_limited"
@@ -242,7 +243,11 @@ class WebhookNotFoundError(DomainError):
 
 class InvalidWebhookUrlError(DomainError):
     """A webhook URL must be absolute, use `https://` (plain `http://` only to a loopback
-    host: 127.0.0.1, ::1 or localhost), and carry no user name or password."""
+    host: 127.0.0.1, ::1 or localhost), carry no user name, password, control characters or
+    spaces (`errors` code `invalid_url`), and name a host that resolves to public internet
+    addresses only, unless the deployment allows private networks; cloud metadata endpoints
+    never (`errors` code `refused_address`, whether the host did not resolve or resolved to
+    an address refused)."""
 
     status = 422
     code = "invalid_webhook_url"

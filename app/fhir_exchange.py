@@ -9,8 +9,8 @@ from typing import Any
 
 from app import episodes
 from app.core.results import ItemError
-from app.episodes import RATERS, Json, NewAdministration, Records
-from app.errors import QuestionnaireResponseMismatchError
+from app.episodes import RATERS, Json, NewAdministration, Records, check_rater
+from app.errors import EpisodeNotFoundError, QuestionnaireResponseMismatchError
 from app.fhir.observations import Context, flag_resource, score_bundle
 from app.fhir.responses import ReadResponse, located_error, read_response
 from app.instruments.registry import InstrumentRegistry
@@ -41,7 +41,12 @@ class Recorded:
 
 
 def record_questionnaire_response(
-    records: Records, episode_id: uuid.UUID, resource: Any, idempotency_key: str | None
+    records: Records,
+    episode_id: uuid.UUID,
+    resource: Any,
+    idempotency_key: str | None,
+    *,
+    caller_reads_records: bool = True,
 ) -> Recorded:
     """Record a QuestionnaireResponse in an episode: the same row as the JSON route stores.
 
@@ -49,9 +54,13 @@ def record_questionnaire_response(
     rater (our extension, or the type of `source`, or the instrument's only rater),
     `authored` (when it was filled in), the patient in `subject.identifier` (it must be
     the episode's `patient_ref`) and, optionally, the encounter in `encounter.identifier`.
+
+    The response's own content is checked first, then the episode: so that a caller that
+    may not read records (a `submit` or write-only key) learns nothing of an episode's
+    patient, an episode of another patient answers it exactly as a missing episode does (a
+    caller that reads records is told `wrong_patient`).
     """
     read = read_response(resource, records.registry)
-    episode = episodes.get_episode(records, episode_id)
     errors: list[ItemError] = [read.session_error] if read.session_error else []
     administered_at = _authored(read, errors)
     patient = _identifier(read.subject)
@@ -61,14 +70,6 @@ def record_questionnaire_response(
                 ["subject", "identifier"],
                 "missing_subject",
                 "identify the patient in subject.identifier",
-            )
-        )
-    elif patient != episode["patient_ref"]:
-        errors.append(
-            located_error(
-                ["subject", "identifier", "value"],
-                "wrong_patient",
-                "the patient is not the episode's patient",
             )
         )
     encounter = _identifier(read.encounter)
@@ -87,9 +88,23 @@ def record_questionnaire_response(
         )
     if errors:
         raise QuestionnaireResponseMismatchError(errors)
+    assert rater is not None
+    check_rater(read.loaded.definition, rater)
+    episode = episodes.get_episode(records, episode_id)
+    if patient != episode["patient_ref"]:
+        if not caller_reads_records:
+            raise EpisodeNotFoundError(f"no episode {episode_id}")
+        raise QuestionnaireResponseMismatchError(
+            [
+                located_error(
+                    ["subject", "identifier", "value"],
+                    "wrong_patient",
+                    "the patient is not the episode's patient",
+                )
+            ]
+        )
     assert read.session is not None
     assert administered_at is not None
-    assert rater is not None
     new = NewAdministration(
         instrument=read.loaded.id,
         version=read.version,

@@ -15,14 +15,14 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from app import store
 from app.db import Database
-from app.errors import ApiKeyNotFoundError, UnauthenticatedError
+from app.errors import ApiKeyNotFoundError, ForbiddenError, UnauthenticatedError
 from app.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
 
 SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
@@ -33,13 +33,16 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: its organisation, its key (None for a JWT), its scopes, and
-    a subject that names it in rate limits ("key:<id>" or "jwt:<issuer>/<sub>")."""
+    """An authenticated caller: its organisation, its key (None for a JWT), its scopes, a
+    subject that names it in rate limits ("key:<id>" or "jwt:<issuer>/<sub>"), and for a JWT
+    its issuer and subject, as audit events and the request log name it."""
 
     organization_id: uuid.UUID
     key_id: uuid.UUID | None
     scopes: frozenset[str]
     subject: str
+    jwt_issuer: str | None = None
+    jwt_subject: str | None = None
 
 
 def create_organization(database: Database, name: str, now: datetime) -> tuple[uuid.UUID, str]:
@@ -90,6 +93,33 @@ def create_key(
     return {**key_view(row), "key": f"bordin_{prefix}_{secret}"}
 
 
+def grant_key(
+    database: Database,
+    granter: Principal,
+    name: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new key of the granter's organisation, with scopes the granter holds itself: an
+    admin key cannot mint a key that may do more than it may (403 naming the scope)."""
+    missing = [(index, scope) for index, scope in enumerate(scopes) if scope not in granter.scopes]
+    if missing:
+        names = ", ".join(dict.fromkeys(scope for _, scope in missing))
+        raise ForbiddenError(
+            f"this key cannot grant a scope it does not hold: {names}",
+            [
+                {
+                    "loc": ["scopes", index],
+                    "code": "scope_not_held",
+                    "message": f"the granting key does not hold {scope}",
+                }
+                for index, scope in missing
+            ],
+        )
+    return create_key(database, granter.organization_id, name, scopes, expires_at, now)
+
+
 def list_keys(database: Database, organization_id: uuid.UUID) -> list[dict[str, Any]]:
     with database.session() as session:
         return [key_view(row) for row in store.list_keys(session, organization_id)]
@@ -120,12 +150,19 @@ def authenticate(
     now: datetime,
     tokens: TokenVerifying | None = None,
 ) -> Principal:
-    """The caller of an `Authorization: Bearer <key or JWT>` header, or a 401 problem."""
+    """The caller of an `Authorization: Bearer <key or JWT>` header, or a 401 problem. The
+    Bearer scheme only (RFC 6750; the scheme's name is case-insensitive): a key or token sent
+    under any other scheme is refused."""
     if not authorization:
         raise UnauthenticatedError("send `Authorization: Bearer <API key>`", invalid=False)
     scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise UnauthenticatedError(
+            "only the Bearer scheme is accepted: send `Authorization: Bearer <API key>`",
+            invalid=False,
+        )
     token = token.strip()
-    match = _KEY.match(token) if scheme.lower() == "bearer" else None
+    match = _KEY.match(token)
     if match is None and tokens is not None and token.count(".") == 2:
         return tokens.verify(token, database)
     if match is None:

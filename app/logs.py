@@ -18,6 +18,7 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 QUIET = ("sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool", "uvicorn.access", "httpx")
 FIELDS = (
     "method", "route", "status", "duration_ms", "key_id", "organization_id",
+    "jwt_issuer", "jwt_subject",  # a JWT caller: the calling system, never a patient
     # webhook deliveries: which event, to which endpoint; never the payload
     "event_id", "endpoint_id", "attempt", "lease_held",
 )  # fmt: skip

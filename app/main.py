@@ -28,6 +28,7 @@ from app.api.webhook_routes import alerts as webhook_alerts
 from app.api.webhook_routes import router as webhook_router
 from app.db import Database
 from app.dispatch import BackgroundDispatcher, Dispatcher
+from app.egress import EgressPolicy, Resolve, system_resolve
 from app.episodes import Records
 from app.guidance import load_catalogue
 from app.instruments.registry import load_registry
@@ -44,11 +45,14 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 """
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, database: Database | None = None, *, resolve: Resolve | None = None
+) -> FastAPI:
     """Load and check every instrument and the guidance catalogue (fail fast, naming file and
     field), then build the app.
 
     `database` lets tests hand in an engine they own; by default one is made from the URL.
+    `resolve` lets tests resolve webhook host names of their own; by default the system does.
     """
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
@@ -61,6 +65,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
         guidance=catalogue,
     )
+    egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
     state = AppState(
         settings=settings,
         database=database,
@@ -68,6 +73,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        failed_auth_limiter=RateLimiter(settings.rate_limit_failed_auth_per_minute),
+        egress=egress,
         tokens=token_verifier(settings),
     )
 
@@ -83,7 +90,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         dispatcher = None
         if settings.webhook_dispatch:
             dispatcher = BackgroundDispatcher(
-                Dispatcher.from_settings(database, settings), settings.webhook_poll_seconds
+                Dispatcher.from_settings(database, settings, egress), settings.webhook_poll_seconds
             )
             dispatcher.start()
         try:
@@ -145,6 +152,7 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
         audience=settings.jwt_audience,
         organization_claim=settings.jwt_organization_claim,
         scope_claim=settings.jwt_scope_claim,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
     )
 
 

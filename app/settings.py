@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests a minute per API key and process (0: no limit); then 429.",
     )
+    rate_limit_failed_auth_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Requests a minute per client address and process that carry an unknown,"
+        " revoked, expired or invalid key or token (0: no limit); past it, every request from"
+        " that address is a 429, before any key is looked up, until the budget refills.",
+    )
     auth_cache_seconds: float = Field(
         default=5,
         ge=0,
@@ -74,6 +81,12 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(
         default=10, ge=1, description="Attempts before an event is given up as failed."
     )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Let webhook URLs reach loopback, private, link-local and other non-public"
+        " addresses (local development and tests; never in production). Cloud metadata"
+        " endpoints stay refused.",
+    )
 
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS of an authorisation server whose JWTs are accepted."
@@ -85,6 +98,11 @@ class Settings(BaseSettings):
     )
     jwt_scope_claim: str = Field(
         default="scope", description="Claim holding space-separated Bordin scopes."
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="Longest accepted token lifetime, exp - iat (tokens without iat are refused).",
     )
 
     @model_validator(mode="after")

@@ -221,6 +221,9 @@ class AuditEvent(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
     key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # A JWT caller (no key): its token's issuer and subject (the calling system).
+    jwt_issuer: Mapped[str | None] = mapped_column(String(255))
+    jwt_subject: Mapped[str | None] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(32))
     resource_id: Mapped[str | None] = mapped_column(String(64))

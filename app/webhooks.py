@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from app import store
 from app.core.alerts import ALERT_TYPES, FlagChange
 from app.cursors import decode_time_cursor, encode_time_cursor
 from app.db import Database
+from app.egress import EgressPolicy, RefusedUrlError
 from app.errors import InvalidWebhookUrlError, UnknownInstrumentError, WebhookNotFoundError
 from app.fhir.observations import Context, flag_resource
 from app.guidance import Catalogue
@@ -35,8 +35,6 @@ from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Json = dict[str, Any]
 EVENT_TYPES = ALERT_TYPES
-# Plain http is allowed to these hosts only: a receiver on the same machine (and tests).
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 _SECRET_BYTES = 32
 
@@ -44,28 +42,19 @@ _SECRET_BYTES = 32
 # -- Endpoints -------------------------------------------------------------------------------
 
 
-def check_url(url: str) -> str:
-    """The URL if receivers may be reached at it: `https://`, or `http://` to a loopback host
-    only (an alert names a patient by reference and must not cross a network in clear).
-    Credentials in the URL are refused: the URL is listed back to every admin."""
+def check_url(url: str, egress: EgressPolicy) -> str:
+    """The URL if alerts may be sent to it (`app.egress`: its form, and the addresses its host
+    resolves to now; they are resolved and checked again at each delivery). Credentials in
+    the URL are refused: the URL is listed back to every admin. An unresolvable host and a
+    refused one get the same answer, so that registering URLs maps no internal names."""
     try:
-        parts = urlsplit(url)
-        _ = parts.port  # a port that is not a number raises
-        host = parts.hostname
-    except ValueError:
-        host = None
-    if not host or parts.scheme not in ("https", "http"):
-        message = "an absolute https:// URL"
-    elif parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        message = "https:// (plain http:// only to 127.0.0.1, ::1 or localhost)"
-    elif parts.username is not None or parts.password is not None:
-        message = "a URL without user name or password"
-    else:
-        return url
-    raise InvalidWebhookUrlError(
-        f"the webhook URL must be {message}",
-        [{"loc": ["url"], "code": "invalid_webhook_url", "message": f"expected {message}"}],
-    )
+        egress.destination(url)
+    except RefusedUrlError as refused:
+        raise InvalidWebhookUrlError(
+            f"the webhook URL must be {refused.expected}",
+            [{"loc": ["url"], "code": refused.reason, "message": f"expected {refused.expected}"}],
+        ) from None
+    return url
 
 
 def new_secret() -> str:
@@ -82,13 +71,14 @@ def create_webhook(
     event_types: Sequence[str] | None,
     include_fhir_flag: bool = False,
     now: datetime,
+    egress: EgressPolicy,
 ) -> Json:
     """Register an endpoint for the given event types (all of them by default). The returned
     `secret` is the only time it is shown."""
     endpoint = WebhookEndpoint(
         id=uuid.uuid4(),
         organization_id=organization_id,
-        url=check_url(url),
+        url=check_url(url, egress),
         description=description,
         secret=new_secret(),
         event_types=[kind for kind in EVENT_TYPES if kind in set(event_types or EVENT_TYPES)],

@@ -83,6 +83,8 @@ class RequestContext:
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "key_id": state.get("key_id"),
                         "organization_id": state.get("organization_id"),
+                        "jwt_issuer": state.get("jwt_issuer"),  # a JWT caller (no key)
+                        "jwt_subject": state.get("jwt_subject"),
                     },
                 )
             request_id.reset(token)
@@ -126,6 +128,8 @@ def database_auditor(database: Database) -> Auditor:
             return
         if status < 400 and route.operation_id in SELF_AUDITED:
             return
+        if status == 429:  # refused before any access: not an audited access
+            return
         state = scope.get("state", {})
         if state.get("organization_id") is None:
             return
@@ -134,13 +138,18 @@ def database_auditor(database: Database) -> Auditor:
             ((kind, str(params[name])) for name, kind in _RESOURCES if name in params),
             (audited[0], None),
         )
+        caller = audit.Caller(
+            key_id=uuid.UUID(state["key_id"]) if state.get("key_id") else None,
+            request_id=state["request_id"],
+            jwt_issuer=state.get("jwt_issuer"),
+            jwt_subject=state.get("jwt_subject"),
+        )
         access = audit.Access(
             organization_id=uuid.UUID(state["organization_id"]),
-            key_id=uuid.UUID(state["key_id"]) if state.get("key_id") else None,
+            caller=caller,
             action=route.operation_id or route.name,
             resource_type=resource_type,
             resource_id=resource_id,
-            request_id=state["request_id"],
             status=status,
             at=datetime.now(UTC),
         )

@@ -37,7 +37,8 @@ from app.keys import Principal
 from app.logs import request_id
 
 router = APIRouter(tags=["episodes"])
-# What a `submit` key sees of an administration it recorded.
+# What a key that may not read records (`submit`, or `records:write` alone) sees of an
+# administration it recorded, corrected or withdrew.
 ACKNOWLEDGED = ("id", "episode_id", "instrument", "rater", "session", "status")
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
@@ -153,17 +154,17 @@ def record_administration(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Score and store an administration; the response carries the rupture flags it raised.
-    A session already recorded for this instrument and rater is a 409. A key with only the
-    `submit` scope gets an acknowledgement and nothing of the content back."""
+    A session already recorded for this instrument and rater is a 409. A key without the
+    `records:read` scope (`submit`, or `records:write` alone) gets an acknowledgement and
+    nothing of the content back."""
     new = episodes.NewAdministration(
         **body.model_dump(exclude={"responses"}), responses=body.responses
     )
     status, recorded = episodes.record_administration(
         records_of(state, principal), episode_id, new, idempotency_key
     )
-    if "records:write" not in principal.scopes:
-        recorded = {key: recorded[key] for key in ACKNOWLEDGED}
-    return json_response(with_guidance(recorded, "ruptures", state, lang), status_code=status)
+    answer = acknowledged(recorded, principal)
+    return json_response(with_guidance(answer, "ruptures", state, lang), status_code=status)
 
 
 @router.get(
@@ -185,7 +186,7 @@ def list_administrations(
 @router.post(
     "/v1/episodes/{episode_id}/administrations/{administration_id}/corrections",
     operation_id="correctAdministration",
-    response_model=AdministrationRecorded,
+    response_model=AdministrationRecorded | AdministrationAcknowledgement,
     responses=problem_responses(400, 401, 403, 404, 413, 422),
     openapi_extra=secured("records:write"),
 )
@@ -198,7 +199,7 @@ def correct_administration(
     lang: Lang,
 ) -> Response:
     """Record corrected answers; the original stays in the history and the series is
-    evaluated again."""
+    evaluated again. A key without `records:read` gets an acknowledgement back."""
     corrected = episodes.correct_administration(
         records_of(state, principal),
         episode_id,
@@ -206,13 +207,14 @@ def correct_administration(
         **body.model_dump(exclude={"responses"}),
         responses=body.responses,
     )
-    return json_response(with_guidance(corrected, "ruptures", state, lang))
+    answer = acknowledged(corrected, principal)
+    return json_response(with_guidance(answer, "ruptures", state, lang))
 
 
 @router.post(
     "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal",
     operation_id="withdrawAdministration",
-    response_model=AdministrationView,
+    response_model=AdministrationView | AdministrationAcknowledgement,
     responses=problem_responses(401, 403, 404, 409, 422),
     openapi_extra=secured("records:write"),
 )
@@ -223,11 +225,12 @@ def withdraw_administration(
     state: State,
     principal: Writer,
 ) -> Response:
-    """Withdraw an administration (it stays in the history); the series is evaluated again."""
+    """Withdraw an administration (it stays in the history); the series is evaluated again.
+    A key without `records:read` gets an acknowledgement back."""
     withdrawn = episodes.withdraw_administration(
         records_of(state, principal), episode_id, administration_id, reason=body.reason
     )
-    return json_response(withdrawn)
+    return json_response(acknowledged(withdrawn, principal))
 
 
 @router.get(
@@ -323,7 +326,17 @@ def with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) 
     return {**body, field: rendered}
 
 
+def acknowledged(administration: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The answer of a write to an administration: all of it to a key that may read records,
+    else an acknowledgement (a write-only key sends data in, it reads nothing back)."""
+    if "records:read" in principal.scopes:
+        return administration
+    return {key: administration[key] for key in ACKNOWLEDGED}
+
+
 def records_of(state: AppState, principal: Principal) -> episodes.Records:
     """The records the caller's organisation owns; its writes audit themselves as the caller."""
-    caller = audit.Caller(principal.key_id, request_id.get() or "")
+    caller = audit.Caller(
+        principal.key_id, request_id.get() or "", principal.jwt_issuer, principal.jwt_subject
+    )
     return state.records.for_caller(principal.organization_id, caller)

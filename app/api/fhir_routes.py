@@ -131,14 +131,16 @@ def record_questionnaire_response(
     """Record a QuestionnaireResponse in an episode, exactly as the JSON route would (same
     row, same flags, same Idempotency-Key rules). The answer is a Bundle of the response,
     its Observations and a Flag per rupture flag it raised, with its repair guidance as
-    text. A `submit` key gets back only the response with its id."""
+    text. A key without `records:read` (`submit`, or `records:write` alone) gets back only
+    the response with its id, and an episode of another patient answers as a missing one."""
     resource = _resource(request_body, request.headers.get("content-type"))
     records = records_of(state, principal)
+    reads = "records:read" in principal.scopes
     recorded = fhir_exchange.record_questionnaire_response(
-        records, episode_id, resource, idempotency_key
+        records, episode_id, resource, idempotency_key, caller_reads_records=reads
     )
     administration = recorded.administration
-    if "records:write" not in principal.scopes:
+    if not reads:
         minimal = {
             "resourceType": "QuestionnaireResponse",
             "id": administration["id"],

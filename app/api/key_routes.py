@@ -49,11 +49,11 @@ def list_api_keys(state: State, admin: Admin) -> Response:
     openapi_extra=secured("admin"),
 )
 def create_api_key(body: ApiKeyCreate, state: State, admin: Admin) -> Response:
-    """A new key for the caller's organisation. Its secret is in this response only."""
-    created = keys.create_key(
-        state.database, admin.organization_id, body.name, body.scopes, body.expires_at,
-        datetime.now(UTC),
-    )  # fmt: skip
+    """A new key for the caller's organisation, with scopes the calling key holds itself (403
+    naming any other). Its secret is in this response only."""
+    created = keys.grant_key(
+        state.database, admin, body.name, body.scopes, body.expires_at, datetime.now(UTC)
+    )
     return json_response(created, status_code=201)
 
 

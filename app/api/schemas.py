@@ -1116,12 +1116,14 @@ class AdministrationAcknowledgement(WireModel):
 
 
 class AuditEventView(WireModel):
-    """One access to patient data: who (key), what (action, resource), how it ended."""
+    """One access to patient data: who (an API key, or a JWT's issuer and subject), what
+    (action, resource), how it ended."""
 
     model_config = example(
         {
             "id": EXAMPLE_ID, "at": "2026-11-22T09:31:00Z", "key_id": EXAMPLE_ID,
-            "action": "recordAdministration", "resource_type": "episode",
+            "jwt_issuer": None, "jwt_subject": None, "action": "recordAdministration",
+            "resource_type": "episode",
             "resource_id": EXAMPLE_ID, "request_id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",
             "outcome": "success", "status": 201,
         }
@@ -1129,7 +1131,9 @@ class AuditEventView(WireModel):
 
     id: UUID
     at: AwareDatetime
-    key_id: UUID | None
+    key_id: UUID | None = Field(description="The API key that called; null for a JWT.")
+    jwt_issuer: str | None = Field(description="A JWT caller's `iss`; null for a key.")
+    jwt_subject: str | None = Field(description="A JWT caller's `sub`: the calling system.")
     action: str
     resource_type: str
     resource_id: str | None
@@ -1317,7 +1321,9 @@ class WebhookCreate(WireModel):
         Field(
             min_length=1,
             max_length=2000,
-            description="https:// (plain http:// only to 127.0.0.1, ::1 or localhost).",
+            description="https:// (plain http:// only to 127.0.0.1, ::1 or localhost), to a"
+            " host that resolves to public internet addresses only (unless the deployment"
+            " allows private networks); no user name, password or control characters.",
         ),
     ]
     description: Annotated[str | None, Field(max_length=200)] = None
@@ -1362,8 +1368,10 @@ class WebhookList(WireModel):
 
 
 class WebhookDeliveryView(WireModel):
-    """One attempt to deliver an event: the receiver's status code, or the error that kept
-    the attempt from getting one (`ConnectError`, `ReadTimeout`, ...)."""
+    """One attempt to deliver an event: the receiver's status code, and for a failed attempt
+    a coarse reason: `http_<status>`, `timeout`, `connect_error`, `transport_error`,
+    `refused_address` (the host no longer resolves to addresses alerts may go to),
+    `invalid_url` or `internal_error`."""
 
     model_config = example(
         {

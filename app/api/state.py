@@ -9,6 +9,7 @@ from fastapi import Request
 
 from app.api.limits import RateLimiter
 from app.db import Database
+from app.egress import EgressPolicy
 from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
 from app.keys import AuthenticationCache
@@ -24,6 +25,8 @@ class AppState:
     records: Records
     auth_cache: AuthenticationCache
     rate_limiter: RateLimiter
+    failed_auth_limiter: RateLimiter
+    egress: EgressPolicy
     tokens: TokenVerifier | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 

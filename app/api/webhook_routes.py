@@ -40,10 +40,13 @@ Admin = Annotated[Principal, Depends(caller("admin"))]
     openapi_extra=secured("admin"),
 )
 def create_webhook(body: WebhookCreate, state: State, admin: Admin) -> Response:
-    """Register an endpoint for rupture alerts. Its signing secret is in this response only."""
+    """Register an endpoint for rupture alerts. Its signing secret is in this response only.
+    The URL's host must resolve to public addresses only (unless the deployment allows
+    private networks); it is checked again at each delivery."""
     created = webhooks.create_webhook(
-        state.database, admin.organization_id, **body.model_dump(), now=datetime.now(UTC)
-    )
+        state.database, admin.organization_id, **body.model_dump(), now=datetime.now(UTC),
+        egress=state.egress,
+    )  # fmt: skip
     return json_response(created, status_code=201)
 
 

@@ -73,8 +73,8 @@ def test_reads_and_writes_of_patient_data_leave_events_without_the_data(
     assert [(e["action"], e["outcome"]) for e in other_events] == [("getEpisode", "not_found")]
     assert patient not in repr(events)
     assert all(set(e) == {
-        "id", "at", "key_id", "action", "resource_type", "resource_id", "request_id",
-        "outcome", "status",
+        "id", "at", "key_id", "jwt_issuer", "jwt_subject", "action", "resource_type",
+        "resource_id", "request_id", "outcome", "status",
     } for e in events)  # fmt: skip
 
 

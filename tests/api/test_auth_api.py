@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -15,10 +16,11 @@ from app import keys
 from app.db import Database
 from app.main import create_app
 from app.settings import Settings
-from app.tables import LOCAL_ORGANIZATION_ID, ApiKey
+from app.tables import LOCAL_ORGANIZATION_ID, ApiKey, AuditEvent
 
 SRS = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
 KeyMaker = Callable[..., str]
+FHIR_EXTENSIONS = "https://bordin.dev/fhir/StructureDefinition"
 # The same session 2 as a FHIR QuestionnaireResponse, for the FHIR routes.
 SRS_RESPONSE = {
     "resourceType": "QuestionnaireResponse",
@@ -26,9 +28,7 @@ SRS_RESPONSE = {
     "status": "completed",
     "subject": {"identifier": {"value": "p"}},
     "authored": "2026-03-02T10:00:00+01:00",
-    "extension": [
-        {"url": "https://bordin.dev/fhir/StructureDefinition/session-number", "valueInteger": 2}
-    ],
+    "extension": [{"url": f"{FHIR_EXTENSIONS}/session-number", "valueInteger": 2}],
     "item": [{"linkId": item, "answer": [{"valueDecimal": value}]} for item, value in SRS.items()],
 }
 
@@ -244,3 +244,173 @@ def test_a_key_past_its_rate_gets_429_with_retry_after(settings: Settings, api_k
     assert response.status_code == 429
     assert response.json()["code"] == "rate_limited"
     assert int(response.headers["retry-after"]) >= 1
+
+
+def test_an_address_sending_unknown_keys_is_limited_before_authentication(
+    settings: Settings, api_key: str
+) -> None:
+    limited = create_app(settings.model_copy(update={"rate_limit_failed_auth_per_minute": 3}))
+    guessed = _bearer("bordin_000000000000_" + "x" * 43)
+    with TestClient(limited, client=("203.0.113.7", 40000)) as guesser:
+        statuses = [guesser.get("/v1/episodes", headers=guessed).status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        # from now on the address is refused before any key is looked up, a valid one too
+        refused = guesser.get("/v1/episodes", headers=_bearer(api_key))
+        scoring = guesser.post(
+            "/v1/scores", json={"instrument": "srs", "responses": SRS}, headers=_bearer(api_key)
+        )
+    assert (refused.status_code, scoring.status_code) == (429, 429)
+    assert refused.json()["code"] == "rate_limited"
+    assert "address" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) >= 1
+    with TestClient(limited, client=("203.0.113.8", 40000)) as neighbour:
+        assert neighbour.get("/v1/episodes", headers=_bearer(api_key)).status_code == 200
+
+
+def test_invalid_tokens_and_other_schemes_count_against_the_address_but_no_credentials_do_not(
+    settings: Settings,
+) -> None:
+    limited = create_app(settings.model_copy(update={"rate_limit_failed_auth_per_minute": 2}))
+    with TestClient(limited, client=("203.0.113.9", 40000)) as caller:
+        anonymous = [caller.get("/v1/episodes").status_code for _ in range(5)]
+        assert anonymous == [401] * 5
+        schemes = [
+            caller.get("/v1/episodes", headers={"Authorization": header}).status_code
+            for header in ("Basic eDp5", "Bearer a.b.c", "Bearer a.b.c")
+        ]
+    assert schemes == [401, 401, 429]
+
+
+def test_a_429_is_not_an_audited_access(
+    settings: Settings, make_key: KeyMaker, engine: Engine
+) -> None:
+    key = make_key("records:read")
+    with engine.connect() as connection:
+        key_id = connection.scalar(select(ApiKey.id).where(ApiKey.prefix == key.split("_")[1]))
+    limited = create_app(settings.model_copy(update={"rate_limit_per_minute": 2}))
+    with TestClient(limited, headers=_bearer(key)) as client:
+        statuses = [client.get("/v1/episodes").status_code for _ in range(6)]
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    with engine.connect() as connection:
+        events = connection.scalars(
+            select(AuditEvent.status).where(AuditEvent.key_id == key_id)
+        ).all()
+    assert sorted(events) == [200, 200]
+
+
+def test_an_admin_key_grants_only_the_scopes_it_holds(app: Any, make_key: KeyMaker) -> None:
+    with TestClient(app, headers=_bearer(make_key("admin", "scores"))) as admin:
+        before = admin.get("/v1/api-keys").json()["items"]
+        refused = admin.post(
+            "/v1/api-keys",
+            json={"name": "wider", "scopes": ["scores", "records:read", "submit"]},
+        )
+        assert refused.status_code == 403
+        problem = refused.json()
+        assert problem["code"] == "insufficient_scope"
+        assert "records:read, submit" in problem["detail"]
+        assert [(e["loc"], e["code"]) for e in problem["errors"]] == [
+            (["scopes", 1], "scope_not_held"),
+            (["scopes", 2], "scope_not_held"),
+        ]
+        assert admin.get("/v1/api-keys").json()["items"] == before
+        granted = admin.post("/v1/api-keys", json={"name": "same", "scopes": ["scores", "admin"]})
+        assert granted.status_code == 201
+        assert granted.json()["scopes"] == ["admin", "scores"]
+
+
+@pytest.mark.parametrize("scopes", [("records:write",), ("records:write", "submit")])
+def test_a_write_only_key_gets_acknowledgements_and_no_clinical_content(
+    app: Any, recorded: dict[str, str], make_key: KeyMaker, scopes: tuple[str, ...]
+) -> None:
+    episode, administration = recorded["episode"], recorded["administration"]
+    corrected_answers = {**SRS, "2": 3.7}
+    with TestClient(app, headers=_bearer(make_key(*scopes))) as writer:
+        answers = [
+            writer.post(
+                f"/v1/episodes/{episode}/administrations",
+                json={
+                    "instrument": "srs", "rater": "client", "session": 2,
+                    "administered_at": "2026-03-02T10:00:00+01:00", "responses": SRS,
+                },
+            ),
+            writer.post(
+                f"/v1/episodes/{episode}/administrations/{administration}/corrections",
+                json={"responses": corrected_answers, "reason": "typo"},
+            ),
+            writer.post(
+                f"/v1/episodes/{episode}/administrations/{administration}/withdrawal",
+                json={"reason": "wrong patient"},
+            ),
+        ]  # fmt: skip
+        session_3 = [{"url": f"{FHIR_EXTENSIONS}/session-number", "valueInteger": 3}]
+        fhir = writer.post(
+            f"/v1/episodes/{episode}/questionnaire-responses",
+            json={**SRS_RESPONSE, "extension": session_3},
+        )
+    assert [answer.status_code for answer in answers] == [201, 200, 200]
+    assert [answer.json()["status"] for answer in answers] == ["recorded", "corrected", "withdrawn"]
+    acknowledgement = {"id", "episode_id", "instrument", "rater", "session", "status"}
+    for answer in answers:
+        assert set(answer.json()) == acknowledgement
+        assert "3.7" not in answer.text
+    assert fhir.status_code == 201
+    assert [entry["resource"]["resourceType"] for entry in fhir.json()["entry"]] == [
+        "QuestionnaireResponse"
+    ]
+    assert "item" not in fhir.json()["entry"][0]["resource"]
+
+
+def test_a_key_that_also_reads_gets_the_corrected_administration_back(
+    app: Any, recorded: dict[str, str], make_key: KeyMaker
+) -> None:
+    episode, administration = recorded["episode"], recorded["administration"]
+    with TestClient(app, headers=_bearer(make_key("records:write", "records:read"))) as clinician:
+        corrected = clinician.post(
+            f"/v1/episodes/{episode}/administrations/{administration}/corrections",
+            json={"responses": {**SRS, "2": 3.7}, "reason": "typo"},
+        )
+    assert corrected.status_code == 200
+    assert corrected.json()["responses"]["2"] == 3.7
+    assert "result" in corrected.json()
+
+
+def _without_ids(response: Any, *ids: str) -> tuple[int, str]:
+    """The status and body of an answer, request id dropped and the given ids blanked."""
+    body = {k: v for k, v in response.json().items() if k != "request_id"}
+    text = orjson.dumps(body).decode()
+    for value in ids:
+        text = text.replace(value, "<id>")
+    return response.status_code, text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"extension": []},
+        {"authored": "yesterday"},
+        {"source": {"reference": "Practitioner/1"}},  # a therapist cannot fill in the SRS
+        {"item": [{"linkId": "1", "answer": [{"valueDecimal": 11}]}]},
+    ],
+    ids=["valid", "no session", "bad authored", "rater mismatch", "out of range"],
+)
+def test_a_submit_key_cannot_tell_a_wrong_patient_from_a_missing_episode(
+    app: Any, recorded: dict[str, str], make_key: KeyMaker, change: dict[str, Any]
+) -> None:
+    episode, missing = recorded["episode"], str(uuid.uuid4())
+    guess = {**SRS_RESPONSE, "subject": {"identifier": {"value": "a-guessed-patient"}}, **change}
+    right = {**SRS_RESPONSE, **change}  # the episode's patient is "p"
+    with TestClient(app, headers=_bearer(make_key("submit"))) as kiosk:
+        wrong_patient = kiosk.post(f"/v1/episodes/{episode}/questionnaire-responses", json=guess)
+        no_episode = kiosk.post(f"/v1/episodes/{missing}/questionnaire-responses", json=guess)
+        right_patient = kiosk.post(f"/v1/episodes/{episode}/questionnaire-responses", json=right)
+    assert _without_ids(wrong_patient, episode) == _without_ids(no_episode, missing)
+    if change:
+        # content is refused before the episode is looked at: the patient changes nothing
+        assert wrong_patient.status_code == 422
+        assert _without_ids(right_patient, episode) == _without_ids(wrong_patient, episode)
+    else:
+        assert wrong_patient.status_code == 404
+        assert wrong_patient.json()["code"] == "episode_not_found"
+        assert right_patient.status_code == 201

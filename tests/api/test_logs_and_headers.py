@@ -66,7 +66,7 @@ def test_a_full_scenario_logs_no_patient_data_and_every_line_has_a_request_id(
     # and no line has room for more: these fields, nothing else (no bodies, no queries)
     allowed = {
         "time", "level", "logger", "message", "request_id", "error", "method", "route",
-        "status", "duration_ms", "key_id", "organization_id",
+        "status", "duration_ms", "key_id", "organization_id", "jwt_issuer", "jwt_subject",
     }  # fmt: skip
     assert all(set(line) <= allowed for line in lines)
     assert not any("responses" in line["message"] for line in lines)

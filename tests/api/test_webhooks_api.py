@@ -16,7 +16,15 @@ from sqlalchemy import Engine
 from app import keys
 from app.db import Database
 from app.dispatch import Dispatcher, RetryPolicy
-from tests.webhooks_support import Organisation, Receiver, administration
+from app.main import create_app
+from app.settings import Settings
+from tests.webhooks_support import (
+    LOOPBACK_ALLOWED,
+    Organisation,
+    Receiver,
+    administration,
+    resolve_test_hosts,
+)
 
 
 @pytest.fixture
@@ -65,16 +73,19 @@ def test_a_webhook_can_subscribe_to_some_event_types_only(admin: TestClient) -> 
         "https://user:password@ehr.example.org/alerts",
         "https://ehr.example.org:port/alerts",
         "http://10.0.0.5/alerts",
+        "https://ehr.example.org/alerts\r\nX-Injected: 1",
+        "https://ehr.example.org/al\terts",
+        "https://ehr.example.org/\u0000",
     ],
 )
 def test_a_url_that_is_not_https_or_loopback_is_a_422_naming_url(
     admin: TestClient, url: str
 ) -> None:
     response = admin.post("/v1/webhooks", json={"url": url})
-    assert response.status_code == 422
+    assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["code"] == "invalid_webhook_url"
-    assert problem["errors"][0]["loc"] == ["url"]
+    assert [(e["loc"], e["code"]) for e in problem["errors"]] == [(["url"], "invalid_url")]
 
 
 @pytest.mark.parametrize(
@@ -82,6 +93,68 @@ def test_a_url_that_is_not_https_or_loopback_is_a_422_naming_url(
 )
 def test_plain_http_is_allowed_to_loopback_hosts(admin: TestClient, url: str) -> None:
     assert admin.post("/v1/webhooks", json={"url": url}).status_code == 201
+
+
+@pytest.fixture
+def production(settings: Settings, organisation: Organisation) -> Iterator[TestClient]:
+    """An admin of an app as deployed: webhooks may not reach private networks."""
+    deployed = settings.model_copy(update={"webhook_allow_private_networks": False})
+    app = create_app(deployed, resolve=resolve_test_hosts)
+    with TestClient(app, headers=organisation.headers) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/alerts",
+        "http://localhost/alerts",
+        "http://[::1]:9/alerts",
+        "https://10.0.0.5/alerts",
+        "https://192.168.1.1/alerts",
+        "https://100.64.0.1/alerts",
+        "https://[fd00::1]/alerts",
+        "https://[fe80::1]/alerts",
+        "https://[::ffff:127.0.0.1]/alerts",
+        "https://[64:ff9b::a00:5]/alerts",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://internal.example.org/alerts",  # a name that resolves to 10.20.30.40
+        "https://mixed.example.org/alerts",  # one public and one private address
+        "https://mapped.example.org/alerts",  # ::ffff:127.0.0.1
+        "https://nowhere.example.org/alerts",  # does not resolve
+    ],
+)
+def test_a_url_whose_host_is_not_public_is_refused_at_registration(
+    production: TestClient, url: str
+) -> None:
+    response = production.post("/v1/webhooks", json={"url": url})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "invalid_webhook_url"
+    assert [(e["loc"], e["code"]) for e in problem["errors"]] == [(["url"], "refused_address")]
+    # the same answer whatever the reason: registering URLs maps no internal names
+    assert problem["detail"] == (
+        "the webhook URL must be a host that resolves to public internet addresses only"
+    )
+
+
+def test_a_url_whose_host_is_public_is_registered_in_production(production: TestClient) -> None:
+    response = production.post("/v1/webhooks", json={"url": "https://ehr.example.org/alerts"})
+    assert response.status_code == 201
+
+
+def test_private_networks_are_allowed_by_the_setting_but_never_metadata(
+    admin: TestClient,
+) -> None:
+    for url in ("https://internal.example.org/alerts", "https://10.0.0.5/alerts"):
+        assert admin.post("/v1/webhooks", json={"url": url}).status_code == 201, url
+    for url in (
+        "https://169.254.169.254/latest/meta-data/",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://[fd00:ec2::254]/latest/meta-data/",
+    ):
+        assert admin.post("/v1/webhooks", json={"url": url}).status_code == 422, url
 
 
 def test_webhooks_need_the_admin_scope(
@@ -170,8 +243,8 @@ def test_the_delivery_log_pages_newest_first(admin: TestClient, engine: Engine) 
             (entry["attempt"], entry["status_code"], entry["error"])
         )
     assert sorted(by_event.values()) == [
-        [(2, 204, None), (1, 500, "HTTP 500")],
-        [(2, 204, None), (1, 503, "HTTP 503")],
+        [(2, 204, None), (1, 500, "http_500")],
+        [(2, 204, None), (1, 503, "http_503")],
     ]
     assert {entry["event_status"] for entry in seen} == {"delivered"}
     assert {entry["event_type"] for entry in seen} == {"rupture.raised"}
@@ -197,4 +270,5 @@ def test_webhook_administration_is_audited(admin: TestClient) -> None:
 
 def _dispatcher(engine: Engine) -> Dispatcher:
     """A dispatcher that retries at once (the back-off is tested in tests/db)."""
-    return Dispatcher(Database(engine), timeout_seconds=5, retry=RetryPolicy(timedelta(0), 5))
+    retry = RetryPolicy(timedelta(0), 5)
+    return Dispatcher(Database(engine), timeout_seconds=5, retry=retry, egress=LOOPBACK_ALLOWED)

@@ -14,13 +14,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.flag import Flag
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from standardwebhooks.webhooks import Webhook
 
 from app import store, webhooks
@@ -28,16 +29,19 @@ from app.api.schemas import RuptureAlert
 from app.core.alerts import FlagChange
 from app.db import Database, make_engine
 from app.dispatch import Dispatcher, RetryPolicy
+from app.egress import EgressPolicy, system_resolve
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
-from app.tables import Episode, WebhookDelivery, WebhookEvent
+from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.webhooks_support import (
+    LOOPBACK_ALLOWED,
     REPAIR,
     RUPTURE,
     Organisation,
     Receiver,
     administration,
     is_bond_v_drop,
+    tls_receiver_context,
 )
 
 FLAG = {
@@ -48,7 +52,7 @@ FLAG = {
 
 def _dispatcher(engine: Engine, base: float = 0.0, attempts: int = 5) -> Dispatcher:
     retry = RetryPolicy(timedelta(seconds=base), attempts)
-    return Dispatcher(Database(engine), timeout_seconds=5, retry=retry)
+    return Dispatcher(Database(engine), timeout_seconds=5, retry=retry, egress=LOOPBACK_ALLOWED)
 
 
 def _drain(dispatcher: Dispatcher, until: Any, timeout: float = 15.0) -> None:
@@ -81,8 +85,11 @@ def _record(client: TestClient, episode: str, series: tuple[tuple[int, int], ...
         assert response.status_code == 201, response.text
 
 
-def _enqueue(engine: Engine, organisation: Organisation, count: int) -> list[uuid.UUID]:
-    """`count` alerts written to the outbox by the real enqueue, in one transaction."""
+def _enqueue(
+    engine: Engine, organisation: Organisation, count: int, endpoints: int = 1
+) -> list[uuid.UUID]:
+    """`count` alerts written to the outbox by the real enqueue, in one transaction (an event
+    for each of the organisation's `endpoints`)."""
     database = Database(engine)
     now = datetime.now(UTC)
     with database.session() as session:
@@ -95,7 +102,7 @@ def _enqueue(engine: Engine, organisation: Organisation, count: int) -> list[uui
         changes = [FlagChange("rupture.raised", {**FLAG, "session": n}) for n in range(count)]
         written = webhooks.enqueue_alerts(session, episode, changes, now, None)
         session.commit()
-        assert written == count
+        assert written == count * endpoints
         statement = select(WebhookEvent.id).where(WebhookEvent.episode_id == episode.id)
         return list(session.scalars(statement))
 
@@ -251,7 +258,7 @@ def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
             )
         )
     assert [(d.attempt, d.status_code, d.error) for d in log] == [
-        (1, 500, "HTTP 500"), (2, 500, "HTTP 500"), (3, 200, None)
+        (1, 500, "http_500"), (2, 500, "http_500"), (3, 200, None)
     ]  # fmt: skip
     # back-off: 0.2 s after the first failure, 0.4 s after the second
     first, second, third = (r.at for r in receiver.received)
@@ -272,7 +279,7 @@ def test_an_event_given_up_after_its_last_attempt_is_failed(
     with Database(engine).session() as session:
         event = session.get(WebhookEvent, event_id)
         assert event is not None
-        assert (event.status, event.attempts, event.last_error) == ("failed", 2, "HTTP 502")
+        assert (event.status, event.attempts, event.last_error) == ("failed", 2, "http_502")
 
 
 def test_an_unreachable_receiver_is_logged_as_an_error_without_a_status(
@@ -290,7 +297,7 @@ def test_an_unreachable_receiver_is_logged_as_an_error_without_a_status(
             select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
         )
         event = session.get(WebhookEvent, event_id)
-    assert (delivery.status_code, delivery.error) == (None, "ConnectError")
+    assert (delivery.status_code, delivery.error) == (None, "connect_error")
     assert event is not None
     assert event.status == "pending"
     assert event.next_attempt_at > datetime.now(UTC) + timedelta(seconds=50)
@@ -376,6 +383,7 @@ def _environment(database_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
         "WEBHOOK_RETRY_BASE_SECONDS": "0",
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         **extra,
     }
 
@@ -482,7 +490,10 @@ def test_several_dispatchers_drain_the_outbox_together_delivering_each_event_onc
 
         def drain(own: Engine) -> None:
             dispatcher = Dispatcher(
-                Database(own), timeout_seconds=5, retry=RetryPolicy(timedelta(0), 3)
+                Database(own),
+                timeout_seconds=5,
+                retry=RetryPolicy(timedelta(0), 3),
+                egress=LOOPBACK_ALLOWED,
             )
             try:
                 start.wait()
@@ -514,3 +525,109 @@ def test_several_dispatchers_drain_the_outbox_together_delivering_each_event_onc
         )
     assert statuses == Counter({"delivered": 200})
     assert attempts == 200
+
+
+def _deliveries(engine: Engine, endpoint_id: str) -> list[tuple[int | None, str | None]]:
+    with Database(engine).session() as session:
+        rows = session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id))
+            .order_by(WebhookDelivery.attempt)
+        )
+        return [(row.status_code, row.error) for row in rows]
+
+
+def _event_states(engine: Engine, endpoint_id: str) -> list[tuple[str, str | None]]:
+    with Database(engine).session() as session:
+        rows = session.scalars(
+            select(WebhookEvent).where(WebhookEvent.endpoint_id == uuid.UUID(endpoint_id))
+        )
+        return [(row.status, row.last_error) for row in rows]
+
+
+def test_a_host_that_resolves_to_a_refused_address_at_delivery_is_never_reached(
+    settings: Settings, engine: Engine, organisation: Organisation
+) -> None:
+    # DNS rebinding: public when registered, loopback when delivered. An open and a closed
+    # port get the same log entry: the log maps nothing of the inside.
+    answers = {"rebind.example.org": ["93.184.215.14"], "rebind2.example.org": ["93.184.215.14"]}
+
+    def resolve(host: str, port: int) -> list[str]:
+        return answers.get(host) or system_resolve(host, port)
+
+    deployed = settings.model_copy(update={"webhook_allow_private_networks": False})
+    closed = _free_port()  # nobody listens there
+    with Receiver() as receiver:
+        with TestClient(create_app(deployed, resolve=resolve)) as client:
+            client.headers.update(organisation.headers)
+            open_ = _webhook(client, f"https://rebind.example.org:{receiver.port}/alerts")
+            shut = _webhook(client, f"https://rebind2.example.org:{closed}/alerts")
+        answers.update({"rebind.example.org": ["127.0.0.1"], "rebind2.example.org": ["127.0.0.1"]})
+        _enqueue(engine, organisation, 1, endpoints=2)
+        retry = RetryPolicy(timedelta(0), 2)
+        policy = EgressPolicy(allow_private_networks=False, resolve=resolve)
+        dispatcher = Dispatcher(Database(engine), timeout_seconds=5, retry=retry, egress=policy)
+        _drain(dispatcher, lambda: len(_deliveries(engine, shut["id"])) == 2)
+        dispatcher.deliver_due()
+    assert receiver.received == []
+    for endpoint in (open_, shut):
+        assert _deliveries(engine, endpoint["id"]) == [(None, "refused_address")] * 2
+        assert _event_states(engine, endpoint["id"]) == [("failed", "refused_address")]
+
+
+def test_a_delivery_connects_to_the_address_checked_naming_the_host_for_tls(
+    app: Any,
+    engine: Engine,
+    organisation: Organisation,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # receiver.test resolves only through the test resolver (the system knows no .test
+    # name): a delivery that arrives went to the address checked, not to a second lookup.
+    context, certificate = tls_receiver_context(tmp_path, "receiver.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # trust the receiver's certificate
+    with Receiver(tls=context) as receiver:
+        with TestClient(app, headers=organisation.headers) as client:
+            genuine = _webhook(client, f"https://receiver.test:{receiver.port}/alerts")
+            # the same address under another name: its certificate does not name it
+            impostor = _webhook(client, f"https://impostor.test:{receiver.port}/alerts")
+        _enqueue(engine, organisation, 1, endpoints=2)
+        dispatcher = _dispatcher(engine, base=60)
+        dispatcher.deliver_due()
+        dispatcher.close()
+    assert [r.headers["host"] for r in receiver.received] == [f"receiver.test:{receiver.port}"]
+    assert "receiver.test" in receiver.server_names
+    assert _deliveries(engine, genuine["id"]) == [(204, None)]
+    assert _deliveries(engine, impostor["id"]) == [(None, "connect_error")]
+
+
+def test_a_url_that_became_invalid_or_an_attempt_that_raises_never_stops_the_dispatcher(
+    app: Any, engine: Engine, organisation: Organisation
+) -> None:
+    with Receiver() as receiver:
+        with TestClient(app, headers=organisation.headers) as client:
+            good = _webhook(client, receiver.url)
+            bad_url = _webhook(client, receiver.url)
+            bad_secret = _webhook(client, receiver.url)
+        with engine.begin() as connection:  # as stored before URLs were checked, or damaged
+            connection.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == uuid.UUID(bad_url["id"]))
+                .values(url=receiver.url + "\r\nX-Injected: 1")
+            )
+            connection.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == uuid.UUID(bad_secret["id"]))
+                .values(secret="whsec_not base64!")
+            )
+        _enqueue(engine, organisation, 1, endpoints=3)
+        dispatcher = _dispatcher(engine, attempts=2)
+        _drain(dispatcher, lambda: len(_deliveries(engine, bad_secret["id"])) == 2)
+        dispatcher.deliver_due()
+    assert len(receiver.received) == 1
+    assert "x-injected" not in receiver.received[0].headers
+    assert _event_states(engine, good["id"]) == [("delivered", None)]
+    assert _deliveries(engine, bad_url["id"]) == [(None, "invalid_url")] * 2
+    assert _event_states(engine, bad_url["id"]) == [("failed", "invalid_url")]
+    assert _deliveries(engine, bad_secret["id"]) == [(None, "internal_error")] * 2
+    assert _event_states(engine, bad_secret["id"]) == [("failed", "internal_error")]
