@@ -25,6 +25,8 @@ class AppState:
     auth_cache: AuthenticationCache
     rate_limiter: RateLimiter
     tokens: TokenVerifier | None = None
+    # The migration revisions this code needs the database at (readiness).
+    migration_heads: frozenset[str] = frozenset()
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 
