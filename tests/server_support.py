@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from app.logs import QUIET, UVICORN
 
@@ -25,9 +26,10 @@ POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 @contextmanager
-def served(factory: Callable[[], FastAPI]) -> Iterator[str]:
-    """The app of `factory` served by uvicorn as `make run` serves it (uvicorn's own logging
-    configuration first, then the factory's), on a free loopback port; yields its base URL."""
+def served(factory: Callable[[], FastAPI], *, uvicorn_logging: bool = True) -> Iterator[str]:
+    """The app of `factory` served by uvicorn in a thread, on a free loopback port, as
+    `make run` serves it (uvicorn's own logging configuration first, unless told not to, then
+    the factory's); yields its base URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -38,7 +40,7 @@ def served(factory: Callable[[], FastAPI]) -> Iterator[str]:
         ws="none",
         access_log=False,
         server_header=False,
-        timeout_keep_alive=30,
+        log_config=LOGGING_CONFIG if uvicorn_logging else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
@@ -116,7 +118,7 @@ def private_postgres() -> Iterator[PostgresServer]:
             POSTGRES_BIN / "initdb", "-D", folder / "data", "-A", "trust", "-U", "postgres",
             "--no-sync", "-E", "UTF8", "--locale=C.UTF-8",
         )  # fmt: skip
-        server = PostgresServer(folder, _free_port())
+        server = PostgresServer(folder, free_port())
         server.start()
         try:
             yield server
@@ -137,7 +139,7 @@ def _as_postgres(*command: object) -> None:
         raise RuntimeError(f"{arguments} failed: {done.stdout}{done.stderr}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

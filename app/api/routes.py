@@ -72,6 +72,14 @@ async def get_liveness() -> Response:
 
 
 @router.get(
+    "/health",
+    operation_id="getHealth",
+    tags=["health"],
+    response_model=Health,
+    responses=problem_responses(503),
+    description="Readiness, as `/health/ready` (kept for the probes that call this path).",
+)
+@router.get(
     "/health/ready",
     operation_id="getReadiness",
     tags=["health"],
@@ -83,18 +91,6 @@ def get_readiness(state: State) -> Response:
     needs, and the instruments are loaded; else a 503 problem saying which."""
     count = services.check_readiness(state.database, state.registry, state.migration_heads)
     return json_response({"status": "ok", "database": "ok", "instruments": count})
-
-
-@router.get(
-    "/health",
-    operation_id="getHealth",
-    tags=["health"],
-    response_model=Health,
-    responses=problem_responses(503),
-)
-def get_health(state: State) -> Response:
-    """Readiness, as `/health/ready` (kept for the probes that call this path)."""
-    return get_readiness(state)
 
 
 @router.get(

@@ -277,3 +277,24 @@ def test_every_operation_declares_the_failures_it_can_answer(document: dict[str,
             if "security" in operation or path in ("/health", "/health/ready"):
                 for status in ("429", "503") if "security" in operation else ("503",):
                     assert "Retry-After" in declared[status]["headers"], (method, path, status)
+
+
+def test_a_withdrawal_answers_what_its_operation_declares(
+    client: TestClient, document: dict[str, Any]
+) -> None:
+    episode = client.post("/v1/episodes", json={"patient_ref": "p", "clinician_ref": "c"}).json()
+    answers = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
+    recorded = client.post(
+        f"/v1/episodes/{episode['id']}/administrations",
+        json={"instrument": "srs", "rater": "client", "session": 1,
+              "administered_at": "2026-03-01T10:00:00+01:00", "responses": answers},
+    ).json()  # fmt: skip
+    path = f"/v1/episodes/{episode['id']}/administrations/{recorded['id']}/withdrawal"
+    withdrawn = client.post(path, json={"reason": "wrong patient"})
+    assert withdrawn.status_code == 200
+    operation = document["paths"][
+        "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal"
+    ]["post"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    root = {**document, "$schema": DRAFT_2020_12, **schema}
+    assert list(jsonschema_rs.validator_for(root).iter_errors(withdrawn.json())) == []
