@@ -49,6 +49,8 @@ def test_schemathesis_finds_nothing_against_the_served_document(
                 f"--checks={','.join(CHECKS)}",
                 f"--max-examples={MAX_EXAMPLES}", f"--seed={SEED}",
                 f"--header=Authorization: Bearer {key}",
+                # hypothesis's checks of its own data generation, which a loaded machine slows
+                "--suppress-health-check=all",
                 "--no-color",
             ],
             cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
