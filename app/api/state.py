@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -27,7 +26,6 @@ class AppState:
     tokens: TokenVerifier | None = None
     # The migration revisions this code needs the database at (readiness).
     migration_heads: frozenset[str] = frozenset()
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
 
 
 def state_of(request: Request) -> AppState:
