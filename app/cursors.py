@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -38,8 +38,13 @@ def encode_time_cursor(at: datetime, row_id: uuid.UUID) -> str:
 
 
 def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (time, id) after which a page starts: an RFC 3339 time with its offset, which
+    converts to UTC (as the database compares it), and a UUID."""
     at, row_id = decode_cursor(cursor, (str, str))
     try:
-        return datetime.fromisoformat(at), uuid.UUID(row_id)
-    except ValueError:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise ValueError("a cursor's time carries its offset")
+        return when.astimezone(UTC), uuid.UUID(row_id)
+    except (ValueError, OverflowError):
         raise InvalidCursorError(f"cursor {cursor!r} was not returned by this list") from None

@@ -200,7 +200,13 @@ def record_administration(
 ) -> tuple[int, Json]:
     """Store an administration, re-evaluate the episode, and return (201, the stored state
     with the flags it raised). The same Idempotency-Key with the same request replays the
-    first response; with another request it is refused."""
+    first response; with another request it is refused.
+
+    The instrument, rater and answers are checked before anything else reads the request
+    (its hash included): every answer is then a finite number on its item's scale."""
+    loaded = records.registry.get(new.instrument, new.version)
+    check_rater(loaded.definition, new.rater)
+    result = loaded.scorer.score(new.responses)
     request_hash = _request_hash(episode_id, new)
     try:
         with records.database.session() as session:
@@ -209,9 +215,6 @@ def record_administration(
                 if replay is not None:
                     return replay
             episode = _episode(session, records, episode_id, for_update=True)
-            loaded = records.registry.get(new.instrument, new.version)
-            check_rater(loaded.definition, new.rater)
-            result = loaded.scorer.score(new.responses)
             now = records.now()
             administration = Administration(
                 id=uuid.uuid4(),

@@ -102,12 +102,46 @@ class UnsupportedMediaTypeError(DomainError):
     title = "Unsupported media type"
 
 
+# How long a client should wait before it retries a request the service could not serve.
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailableError(DomainError):
+    """The database does not answer (refused or lost connections, a server shutting down or
+    starting up, no free connection in time, a database file that cannot be opened or stays
+    locked). Nothing was done; retry after `Retry-After` seconds. `GET /health/ready` says
+    when the service is ready again."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "Database unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 class UnhealthyError(DomainError):
-    """The service cannot serve requests now: its database does not answer."""
+    """The service is not ready to serve requests: its database does not answer, or is not
+    migrated to the revision this version of the service needs (`alembic upgrade head`)."""
 
     status = 503
     code = "unhealthy"
     title = "Service unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class InternalServerError(DomainError):
+    """An unexpected failure: a bug, logged under the problem's `request_id` (by its type
+    and where it happened, never with the request's data). Nothing is known to have been
+    done; quote the `request_id` when you report it."""
+
+    status = 500
+    code = "internal_error"
+    title = "Internal Server Error"
 
 
 class UnknownProblemTypeError(DomainError):

@@ -79,6 +79,10 @@ def record_questionnaire_response(
                 ["encounter", "identifier", "value"], "too_long", "at most 200 characters"
             )
         )
+    if encounter is not None and "\x00" in encounter:
+        errors.append(
+            located_error(["encounter", "identifier", "value"], "nul_character", "no NUL (U+0000)")
+        )
     rater = read.rater or _only_rater(read)
     if rater is None:
         errors.append(

@@ -14,19 +14,20 @@ from app import services
 from app.api.auth import add_security_scheme
 from app.api.body import add_body_schemas
 from app.api.context import RequestContext, database_auditor
+from app.api.document import keep_examples
 from app.api.episode_routes import router as episode_router
 from app.api.fhir_routes import FHIR_BODY_MODELS
 from app.api.fhir_routes import router as fhir_router
 from app.api.key_routes import audit_router
 from app.api.key_routes import router as key_router
 from app.api.limits import BodySizeLimit, RateLimiter
-from app.api.problems import install_problem_handlers
+from app.api.problems import declare_failures, install_problem_handlers
 from app.api.routes import BODY_MODELS, router, scoring_router
 from app.api.schemas import RuptureAlert
 from app.api.state import AppState
 from app.api.webhook_routes import alerts as webhook_alerts
 from app.api.webhook_routes import router as webhook_router
-from app.db import Database
+from app.db import Database, migration_heads
 from app.dispatch import BackgroundDispatcher, Dispatcher
 from app.egress import EgressPolicy, Resolve, system_resolve
 from app.episodes import Records
@@ -34,10 +35,11 @@ from app.guidance import load_catalogue
 from app.instruments.registry import load_registry
 from app.keys import AuthenticationCache
 from app.logs import configure_logging
-from app.settings import Settings
+from app.settings import PROJECT_ROOT, Settings
 from app.tables import LOCAL_ORGANIZATION_ID
 from app.tokens import TokenVerifier
 
+MIGRATIONS = PROJECT_ROOT / "migrations"
 DESCRIPTION = """\
 Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
 their published keys, and watches the alliance for ruptures with declared, cited rules.
@@ -76,6 +78,7 @@ def create_app(
         failed_auth_limiter=RateLimiter(settings.rate_limit_failed_auth_per_minute),
         egress=egress,
         tokens=token_verifier(settings),
+        migration_heads=migration_heads(MIGRATIONS),
     )
 
     @asynccontextmanager
@@ -127,6 +130,8 @@ def create_app(
     install_problem_handlers(app)
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
     add_security_scheme(app)
+    declare_failures(app)
+    keep_examples(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -156,8 +161,9 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
     )
 
 
-def app_factory() -> FastAPI:
-    """Entry point for `uvicorn --factory app.main:app_factory`: settings from the environment."""
-    settings = Settings()
+def app_factory(settings: Settings | None = None) -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:app_factory`: settings from the environment
+    (unless given), and the whole process logging JSON lines, uvicorn's loggers included."""
+    settings = settings or Settings()
     configure_logging(settings.log_level)
     return create_app(settings)

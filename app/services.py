@@ -6,11 +6,13 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app import store
 from app.core.results import ScoreResult
 from app.core.scoring import Scorer
 from app.db import Database
-from app.errors import BatchTooLargeError
+from app.errors import BatchTooLargeError, UnhealthyError
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
 
 logger = logging.getLogger("bordin.services")
@@ -76,7 +78,21 @@ def definition_row(loaded: LoadedInstrument, now: datetime) -> dict[str, object]
     }
 
 
-def check_health(database: Database, registry: InstrumentRegistry) -> int:
-    """Raise if the database does not answer; return the number of loaded instrument versions."""
-    database.ping()
+def check_readiness(database: Database, registry: InstrumentRegistry, heads: frozenset[str]) -> int:
+    """The number of loaded instrument versions, once the database answers and is migrated
+    to `heads` (the revisions this code's migrations end at); else `UnhealthyError`."""
+    try:
+        revisions = database.revisions()
+    except SQLAlchemyError as error:
+        logger.warning("not ready: the database does not answer", exc_info=error)
+        raise UnhealthyError("the database does not answer") from error
+    if revisions != heads:
+        raise UnhealthyError(
+            f"the database is at migration {_revisions(revisions)}; this version of the"
+            f" service needs {_revisions(heads)} (run `alembic upgrade head`)"
+        )
     return len(registry)
+
+
+def _revisions(revisions: frozenset[str]) -> str:
+    return ", ".join(sorted(revisions)) or "none"

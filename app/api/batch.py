@@ -18,8 +18,9 @@ import orjson
 from app.api.body import is_json, parse_json
 from app.api.problems import domain_problem
 from app.api.schemas import BatchScoreRequest
+from app.core.results import ItemError
 from app.core.scoring import Scorer
-from app.errors import InvalidResponsesError
+from app.errors import InvalidRequestError, InvalidResponsesError
 
 BatchRows = list[tuple[str, Mapping[str, object]]]
 _BATCH_KEYS = frozenset({"instrument", "version", "rows"})
@@ -31,7 +32,8 @@ def parse_batch(body: bytes, content_type: str | None) -> tuple[str, str | None,
     """(instrument, version, [(ref, responses)]) of a batch request.
 
     A well-formed batch is checked in one pass over orjson's objects; anything else is
-    parsed by the `BatchScoreRequest` model, which accepts the same and explains errors.
+    parsed by the `BatchScoreRequest` model, which accepts the same and explains errors
+    (a NUL in a text, too: the model names it).
     """
     parsed = _well_formed_batch(body) if is_json(content_type) else None
     if parsed is not None:
@@ -51,9 +53,9 @@ def _well_formed_batch(body: bytes) -> tuple[str, str | None, BatchRows] | None:
     instrument = document.get("instrument")
     version = document.get("version")
     rows = document.get("rows")
-    if type(instrument) is not str or type(rows) is not list:
+    if type(instrument) is not str or type(rows) is not list or "\x00" in instrument:
         return None
-    if version is not None and type(version) is not str:
+    if version is not None and (type(version) is not str or "\x00" in version):
         return None
     checked: BatchRows = []
     for row in rows:
@@ -62,6 +64,8 @@ def _well_formed_batch(body: bytes) -> tuple[str, str | None, BatchRows] | None:
         ref = row["ref"]
         responses = row["responses"]
         if type(ref) is not str or len(ref) > _MAX_REF or type(responses) is not dict:
+            return None
+        if "\x00" in ref:
             return None
         checked.append((ref, responses))
     return instrument, version, checked
@@ -127,7 +131,26 @@ class BatchEncoder:
         try:
             return {"ref": ref, "result": self._scorer.score(responses)}
         except InvalidResponsesError as error:
+            _refuse_answers_of_another_type(index, responses)
             problem = domain_problem(error, self._instance)
             for item_error in problem["errors"]:
                 item_error["loc"] = ["rows", index, *item_error["loc"]]
             return {"ref": ref, "error": problem}
+
+
+def _refuse_answers_of_another_type(index: int, responses: Mapping[str, object]) -> None:
+    """A row whose answers the scorer refused stands alone with its problem, as long as the
+    request keeps to its schema (numbers or null); an answer of another type (a string, a
+    boolean, an object) breaks the schema, and the whole request is refused, naming it.
+    Checked only for refused rows, so that valid batches pay nothing for it."""
+    errors: list[ItemError] = [
+        {
+            "loc": ["rows", index, "responses", item_id],
+            "code": "not_a_number",
+            "message": "an answer is a number or null",
+        }
+        for item_id, answer in responses.items()
+        if answer is not None and answer.__class__ is not int and answer.__class__ is not float
+    ]
+    if errors:
+        raise InvalidRequestError(f"{len(errors)} answer(s) are neither a number nor null", errors)

@@ -1,5 +1,6 @@
-"""Per-request context as plain ASGI middleware: a request id, security headers, and one
-structured log line per request (route template, status, duration; never query or body)."""
+"""Per-request context as plain ASGI middleware: a request id, security headers, the audit
+event, one structured log line per request (route template, status, duration; never query
+or body), and the answer to any exception nothing else handled."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import audit
+from app.api.problems import failure_response
 from app.db import Database
-from app.logs import request_id
+from app.logs import describe_error, request_id
 
 logger = logging.getLogger("bordin.requests")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -37,6 +39,15 @@ Auditor = Callable[[Scope, int], Awaitable[None]]
 
 
 class RequestContext:
+    """The request layer: every response, including the answer to an unexpected exception,
+    goes out through it with the request id, the security headers and its audit event.
+
+    This is the one place where an exception that nothing else handled becomes a problem
+    (`failure_response`: 503 when the database is unavailable, else 500). It is logged on
+    the request's own line, by type and place, never by its message; it is not raised
+    further, so the server neither logs it again nor drops the connection.
+    """
+
     def __init__(self, app: ASGIApp, auditor: Auditor | None = None) -> None:
         self.app = app
         self.auditor = auditor
@@ -51,12 +62,15 @@ class RequestContext:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        responded = False
+        failure: Exception | None = None
         docs = scope["path"].startswith(DOCS)
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 if self.auditor is not None:
                     # The trace is written before the caller sees the outcome.
                     await self.auditor(scope, status)
@@ -70,24 +84,42 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            failure = error
+            if not responded:  # else the response is under way: all that is left is the log
+                response = failure_response(error, scope["path"])
+                await response(scope, receive, send_with_headers)
         finally:
-            if logger.isEnabledFor(logging.INFO):
-                route = scope.get("route")
-                state = scope.get("state", {})
-                logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "route": getattr(route, "path", "unmatched"),
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "key_id": state.get("key_id"),
-                        "organization_id": state.get("organization_id"),
-                        "jwt_issuer": state.get("jwt_issuer"),  # a JWT caller (no key)
-                        "jwt_subject": state.get("jwt_subject"),
-                    },
-                )
+            _log_request(scope, status, started, failure)
             request_id.reset(token)
+
+
+def _log_request(scope: Scope, status: int, started: float, failure: Exception | None) -> None:
+    """The request's one log line: route template, status, duration, key and organisation;
+    for a failure, also what failed and where (at ERROR; WARNING for an unavailable
+    database, which is no bug)."""
+    level = logging.INFO
+    if failure is not None:
+        level = logging.WARNING if status == 503 else logging.ERROR
+    if not logger.isEnabledFor(level):
+        return
+    route = scope.get("route")
+    state = scope.get("state", {})
+    logger.log(
+        level,
+        "request" if failure is None else "request failed",
+        extra={
+            "method": scope["method"],
+            "route": getattr(route, "path", "unmatched"),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "key_id": state.get("key_id"),
+            "organization_id": state.get("organization_id"),
+            "jwt_issuer": state.get("jwt_issuer"),  # a JWT caller (no key)
+            "jwt_subject": state.get("jwt_subject"),
+            **(describe_error(failure) if failure is not None else {}),
+        },
+    )
 
 
 # Routes whose every call is audited: they read or write patient data (or keys, or where
@@ -104,6 +136,7 @@ SELF_AUDITED = frozenset(
         "eraseEpisode",
     }
 )
+RESOURCE_ID_LENGTH = 64  # audit_event.resource_id
 _RESOURCES = (
     ("administration_id", "administration"),
     ("episode_id", "episode"),
@@ -135,7 +168,7 @@ def database_auditor(database: Database) -> Auditor:
             return
         params = scope.get("path_params", {})
         resource_type, resource_id = next(
-            ((kind, str(params[name])) for name, kind in _RESOURCES if name in params),
+            ((kind, _stored_id(params[name])) for name, kind in _RESOURCES if name in params),
             (audited[0], None),
         )
         caller = audit.Caller(
@@ -159,3 +192,9 @@ def database_auditor(database: Database) -> Auditor:
             logger.exception("audit event not written for %s", access.action)
 
     return record
+
+
+def _stored_id(value: object) -> str:
+    """A path parameter as the audit trail can store it, even when the request was refused
+    for it: no NUL (PostgreSQL refuses them in text), at most the column's 64 characters."""
+    return str(value).replace("\x00", "")[:RESOURCE_ID_LENGTH]

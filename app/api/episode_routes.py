@@ -20,7 +20,6 @@ from app.api.schemas import (
     AdministrationCreate,
     AdministrationList,
     AdministrationRecorded,
-    AdministrationView,
     AdministrationWithdrawal,
     EpisodeClosure,
     EpisodeCreate,
@@ -30,6 +29,7 @@ from app.api.schemas import (
     InstrumentStatistics,
     Language,
     Rater,
+    Text,
     Trajectory,
 )
 from app.api.state import AppState, app_state
@@ -49,7 +49,7 @@ Admin = Annotated[Principal, Depends(caller("admin"))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 IdempotencyKey = Annotated[
-    str | None,
+    Text | None,
     Header(
         max_length=200,
         description="Replays the first response for the same request; refuses another request.",
@@ -81,7 +81,7 @@ def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Resp
 def list_episodes(
     state: State,
     principal: Reader,
-    patient_ref: Annotated[str | None, Query(max_length=200)] = None,
+    patient_ref: Annotated[Text | None, Query(max_length=200)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
@@ -214,7 +214,7 @@ def correct_administration(
 @router.post(
     "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal",
     operation_id="withdrawAdministration",
-    response_model=AdministrationView | AdministrationAcknowledgement,
+    response_model=AdministrationRecorded | AdministrationAcknowledgement,
     responses=problem_responses(401, 403, 404, 409, 422),
     openapi_extra=secured("records:write"),
 )
@@ -226,7 +226,8 @@ def withdraw_administration(
     principal: Writer,
 ) -> Response:
     """Withdraw an administration (it stays in the history); the series is evaluated again.
-    A key without `records:read` gets an acknowledgement back."""
+    `ruptures` is empty: a withdrawn administration raises no flag. A key without
+    `records:read` gets an acknowledgement back."""
     withdrawn = episodes.withdraw_administration(
         records_of(state, principal), episode_id, administration_id, reason=body.reason
     )
@@ -245,7 +246,7 @@ def get_trajectory(
     state: State,
     principal: Reader,
     lang: Lang,
-    instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
+    instrument: Annotated[Text, Query(description="Instrument id, e.g. wai-sr.")],
     rater: Annotated[Rater, Query()] = "client",
 ) -> Response:
     """One series: scale scores by session, its flags with repair state, and the rules it
@@ -273,7 +274,7 @@ def get_trajectory_chart(
     state: State,
     principal: Reader,
     lang: Lang,
-    instrument: Annotated[str, Query(description="Instrument id, e.g. wai-sr.")],
+    instrument: Annotated[Text, Query(description="Instrument id, e.g. wai-sr.")],
     rater: Annotated[Rater, Query()] = "client",
 ) -> Response:
     """The trajectory as a chart clinicians can look at: each scale's POMP by session, the

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import episodes, fhir_exchange
@@ -16,6 +16,7 @@ from app.api.body import is_json
 from app.api.episode_routes import IdempotencyKey, records_of, with_guidance
 from app.api.language import accept_language
 from app.api.problems import problem_responses
+from app.api.routes import VersionQuery
 from app.api.schemas import (
     FhirBundle,
     FhirCodeSystem,
@@ -69,7 +70,7 @@ def fhir_body(model: type[FhirQuestionnaireResponse]) -> dict[str, Any]:
 async def get_questionnaire(
     instrument_id: str,
     state: State,
-    version: Annotated[str | None, Query(description="A loaded version; latest if absent.")] = None,
+    version: VersionQuery = None,
 ) -> Response:
     """The instrument as a FHIR R4 Questionnaire: `linkId` is the item id, answer options
     carry their scoring weights (`ordinalValue`, `itemWeight`), French in `translation`."""

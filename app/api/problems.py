@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -14,11 +13,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from app.core.results import ItemError
-from app.errors import DomainError
+from app.db import is_unavailable
+from app.errors import DatabaseUnavailableError, DomainError, InternalServerError
 from app.logs import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-logger = logging.getLogger("bordin.api")
 
 
 def problem_type(code: str) -> str:
@@ -88,8 +87,56 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def declare_failures(app: FastAPI) -> None:
+    """Declare, in the OpenAPI document, the problems an operation can answer whatever it
+    does: 500 on every operation (a bug can be anywhere); 400 (malformed JSON) and 413 (body
+    too large) on every operation that takes a body; 429 (rate limit) and 503 (the database
+    is unavailable), both with `Retry-After`, on every operation that takes a key, since
+    authenticating it reads the database. Readiness declares its own 503."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for methods in document.get("paths", {}).values():
+            for operation in methods.values():
+                statuses = [500]
+                if "requestBody" in operation:
+                    statuses += [400, 413]
+                if operation.get("security"):
+                    statuses += [429, 503]
+                declared = operation.setdefault("responses", {})
+                for status, response in problem_responses(*statuses).items():
+                    declared.setdefault(str(status), response)
+                for status in ("429", "503"):
+                    if status in declared:
+                        declared[status].setdefault("headers", RETRY_AFTER_HEADER)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def failure_response(error: Exception, instance: str) -> Response:
+    """The answer to an unexpected exception: 503 with `Retry-After` when the database is
+    unavailable (not a bug: the client may retry), else 500 (a bug), never its internals."""
+    if is_unavailable(error):
+        unavailable = DatabaseUnavailableError("the database does not answer; retry later")
+        return problem_response(domain_problem(unavailable, instance), unavailable.headers)
+    bug = InternalServerError("an unexpected error; it is logged under this request_id")
+    return problem_response(domain_problem(bug, instance))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Render every error, expected or not, as problem JSON (never a stack trace)."""
+    """Render every expected error as problem JSON."""
 
     async def on_domain_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, DomainError)
@@ -125,15 +172,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         body = problem_body(error.status_code, detail=detail, instance=request.url.path)
         return problem_response(body, headers=dict(error.headers or {}))
 
-    async def on_unexpected(request: Request, error: Exception) -> Response:
-        # A bug must look like a bug: 500, logged (without the body), nothing leaked.
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(problem_body(500, instance=request.url.path))
-
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    # Any other exception reaches the request layer (`app.api.context`), which answers with
+    # `failure_response` inside it: request id, security headers, audit event, one log line.
 
 
 def _item_error(entry: Any) -> ItemError:

@@ -17,7 +17,7 @@ from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import json_request_body, parse_json
 from app.api.catalogue import instrument_detail, instrument_summary
 from app.api.language import accept_language
-from app.api.problems import domain_problem, problem_response, problem_responses
+from app.api.problems import problem_responses
 from app.api.schemas import (
     BatchScoreRequest,
     BatchScoreResponse,
@@ -26,18 +26,21 @@ from app.api.schemas import (
     InstrumentDetail,
     InstrumentList,
     Language,
+    Liveness,
     ProblemType,
     ScoreRequest,
     ScoreResult,
+    Text,
 )
 from app.api.state import AppState, app_state, state_of
-from app.errors import UnhealthyError, UnknownProblemTypeError, problem_types
+from app.errors import UnknownProblemTypeError, problem_types
 
 router = APIRouter()
 # The hot path, matched first (the app tries its routes in order).
 scoring_router = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
+VersionQuery = Annotated[Text | None, Query(description="A loaded version; latest if absent.")]
 
 
 def json_response(
@@ -57,20 +60,36 @@ def localized(content: Any, lang: Language) -> Response:
 
 
 @router.get(
+    "/health/live",
+    operation_id="getLiveness",
+    tags=["health"],
+    response_model=Liveness,
+)
+async def get_liveness() -> Response:
+    """Liveness: the process answers (nothing else is checked, the database least of all:
+    an outage must not get every process restarted)."""
+    return json_response({"status": "ok"})
+
+
+@router.get(
     "/health",
     operation_id="getHealth",
     tags=["health"],
     response_model=Health,
     responses=problem_responses(503),
+    description="Readiness, as `/health/ready` (kept for the probes that call this path).",
 )
-def get_health(state: State) -> Response:
-    """Answers 200 when the database answers and the instruments are loaded, 503 otherwise."""
-    try:
-        count = services.check_health(state.database, state.registry)
-    except Exception:  # the database is down: say so, do not crash the probe
-        state.logger.exception("health check failed")
-        unhealthy = UnhealthyError("the database does not answer")
-        return problem_response(domain_problem(unhealthy, "/health"))
+@router.get(
+    "/health/ready",
+    operation_id="getReadiness",
+    tags=["health"],
+    response_model=Health,
+    responses=problem_responses(503),
+)
+def get_readiness(state: State) -> Response:
+    """Readiness: 200 when the database answers and is migrated to the revision this version
+    needs, and the instruments are loaded; else a 503 problem saying which."""
+    count = services.check_readiness(state.database, state.registry, state.migration_heads)
     return json_response({"status": "ok", "database": "ok", "instruments": count})
 
 
@@ -140,7 +159,7 @@ async def get_instrument(
     instrument_id: str,
     state: State,
     lang: Lang,
-    version: Annotated[str | None, Query(description="A loaded version; latest if absent.")] = None,
+    version: VersionQuery = None,
 ) -> Response:
     """The full definition: items, scales, reverse keys, missing rules, cut-offs, rupture rules."""
     loaded = state.registry.get(instrument_id, version)

@@ -7,22 +7,82 @@ document that client generators read.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
+    StrictBool,
+    StrictInt,
     WithJsonSchema,
     with_config,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType, TypedDict
 
 Language = Literal["en", "fr"]
+
+# -- What a request may hold -------------------------------------------------------------------
+# The types of what clients send, checked before anything else touches a request (and shared by
+# bodies, query parameters and headers): each refusal is a 422 naming the field.
+
+
+def _without_nul(text: str) -> str:
+    # PostgreSQL refuses NUL in text: refused here, on both databases, naming the field.
+    if "\x00" in text:
+        raise PydanticCustomError("nul_character", "Text must not contain NUL (U+0000)")
+    return text
+
+
+Text = Annotated[
+    str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+]
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _date_text(value: object) -> object:
+    # JSON has no dates: a date is a string, never a number (0 is not 1970-01-01).
+    if isinstance(value, date) or (isinstance(value, str) and _DATE.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+
+
+def _date_time_text(value: object) -> object:
+    # Never a number or a numeric string (pydantic would read them as Unix time).
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_type", "Input should be an RFC 3339 date-time with a time zone offset"
+    )
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    # Stored in UTC: year 1 at +01:00 or year 9999 at -01:00 would fall outside the calendar.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "Input should fall between years 1 and 9999 in UTC"
+        ) from None
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_date_text)]
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc_range)
+]
+# Session numbers: whole numbers, never 5.0, "5" or true.
+SessionNumber = Annotated[StrictInt, Field(ge=0, le=100_000)]
 
 
 def named(example: JsonValue, description: str) -> Any:
@@ -220,8 +280,8 @@ class ScoreRequest(WireModel):
         json_schema_extra={"example": {"instrument": "wai-sr", "responses": WAI_SR_EXAMPLE}}
     )
 
-    instrument: str = Field(description="Instrument id, e.g. wai-sr.")
-    version: str | None = Field(default=None, description="Definition version; latest if absent.")
+    instrument: Text = Field(description="Instrument id, e.g. wai-sr.")
+    version: Text | None = Field(default=None, description="Definition version; latest if absent.")
     responses: Responses
 
 
@@ -326,7 +386,7 @@ class BatchRow(TypedDict):
     """One administration of a batch (a typed dict: 10 000 of them parse fast)."""
 
     ref: Annotated[
-        str, Field(max_length=200, description="The caller's opaque reference for this row.")
+        Text, Field(max_length=200, description="The caller's opaque reference for this row.")
     ]
     responses: Responses
 
@@ -344,8 +404,8 @@ class BatchScoreRequest(WireModel):
         }
     )
 
-    instrument: str
-    version: str | None = None
+    instrument: Text
+    version: Text | None = None
     rows: list[BatchRow]
 
 
@@ -572,7 +632,17 @@ class InstrumentDetail(WireModel):
     ruptures: list[dict[str, Any]] = Field(description="Declared rupture rules and parameters.")
 
 
+class Liveness(WireModel):
+    """The process answers."""
+
+    model_config = example({"status": "ok"})
+
+    status: Literal["ok"]
+
+
 class Health(WireModel):
+    """Ready: the database answers and is migrated, the instruments are loaded."""
+
     model_config = ConfigDict(
         json_schema_extra={"example": {"status": "ok", "database": "ok", "instruments": 10}}
     )
@@ -613,7 +683,7 @@ RepairState = TypeAliasType(
         named("repaired", "Whether a later session within the repair window got back."),
     ],
 )
-Reference = Annotated[str, Field(min_length=1, max_length=200)]
+Reference = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class EpisodeCreate(WireModel):
@@ -626,8 +696,8 @@ class EpisodeCreate(WireModel):
     patient_ref: Reference
     clinician_ref: Reference
     setting: CareSetting | None = None
-    started_on: date | None = None
-    label: Annotated[str, Field(max_length=200)] | None = None
+    started_on: CalendarDate | None = None
+    label: Annotated[Text, Field(max_length=200)] | None = None
 
 
 EpisodeEndReason = TypeAliasType(
@@ -688,13 +758,13 @@ class AdministrationCreate(WireModel):
         }
     )  # fmt: skip
 
-    instrument: str
-    version: str | None = Field(default=None, description="Definition version; latest if absent.")
+    instrument: Text
+    version: Text | None = Field(default=None, description="Definition version; latest if absent.")
     rater: Rater
-    session: Annotated[int, Field(ge=0, le=100_000)]
-    administered_at: AwareDatetime = Field(description="RFC 3339 with a time zone offset.")
+    session: SessionNumber
+    administered_at: Timestamp = Field(description="RFC 3339 with a time zone offset.")
     responses: Responses
-    encounter_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    encounter_ref: Reference | None = Field(
         default=None,
         description="The caller's opaque reference of the encounter (visit), e.g. an EHR id.",
     )
@@ -704,15 +774,15 @@ class AdministrationCorrection(WireModel):
     model_config = example({"responses": WAI_SR_EXAMPLE, "reason": "item 8 was keyed in wrong"})
 
     responses: Responses
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-    administered_at: AwareDatetime | None = Field(default=None, description="Unchanged if absent.")
-    version: str | None = Field(default=None, description="Unchanged if absent.")
+    reason: Annotated[Text, Field(min_length=1, max_length=2000)]
+    administered_at: Timestamp | None = Field(default=None, description="Unchanged if absent.")
+    version: Text | None = Field(default=None, description="Unchanged if absent.")
 
 
 class AdministrationWithdrawal(WireModel):
     model_config = example({"reason": "administered to the wrong patient"})
 
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
 class RevisionView(WireModel):
@@ -1062,9 +1132,9 @@ KEY_EXAMPLE: dict[str, JsonValue] = {
 class ApiKeyCreate(WireModel):
     model_config = example({"name": "kiosk, waiting room 2", "scopes": ["submit"]})
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1)]
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class ApiKeyView(WireModel):
@@ -1317,7 +1387,7 @@ class WebhookCreate(WireModel):
     )
 
     url: Annotated[
-        str,
+        Text,
         Field(
             min_length=1,
             max_length=2000,
@@ -1326,12 +1396,12 @@ class WebhookCreate(WireModel):
             " allows private networks); no user name, password or control characters.",
         ),
     ]
-    description: Annotated[str | None, Field(max_length=200)] = None
+    description: Annotated[Text | None, Field(max_length=200)] = None
     event_types: Annotated[
         list[EventType] | None,
         Field(min_length=1, description="The events to send; all of them if left out."),
     ] = None
-    include_fhir_flag: bool = Field(
+    include_fhir_flag: StrictBool = Field(
         default=False, description="Each alert also carries the flag as a FHIR R4 Flag."
     )
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -28,7 +27,8 @@ class AppState:
     failed_auth_limiter: RateLimiter
     egress: EgressPolicy
     tokens: TokenVerifier | None = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bordin"))
+    # The migration revisions this code needs the database at (readiness).
+    migration_heads: frozenset[str] = frozenset()
 
 
 def state_of(request: Request) -> AppState:

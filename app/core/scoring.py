@@ -486,6 +486,9 @@ def _checked_answer(
         errors.append(_error(plan.id, "not_a_number", "the answer must be a number"))
         return None
     value: float = raw
+    if value.__class__ is float and not math.isfinite(value):  # NaN, Infinity
+        errors.append(_error(plan.id, "not_a_number", "the answer must be a finite number"))
+        return None
     if not plan.low <= value <= plan.high:
         if value in plan.not_assessed:
             warnings.append(_not_assessed(plan.id, value))
@@ -650,7 +653,7 @@ def _error(item_id: str, code: str, message: str) -> ItemError:
 
 def _out_of_range(plan: _ItemPlan, value: float) -> ItemError:
     return _error(
-        plan.id, "out_of_range", f"{value} is outside {_num(plan.low)}..{_num(plan.high)}"
+        plan.id, "out_of_range", f"{_shown(value)} is outside {_num(plan.low)}..{_num(plan.high)}"
     )
 
 
@@ -659,7 +662,7 @@ def _off_step(plan: _ItemPlan, value: float) -> ItemError:
         allowed = f"whole numbers from {_num(plan.low)} to {_num(plan.high)}"
     else:
         allowed = f"{_num(plan.low)} to {_num(plan.high)} in steps of {_num(plan.step)}"
-    return _error(plan.id, "off_step", f"{value} is off the scale's steps: {allowed}")
+    return _error(plan.id, "off_step", f"{_shown(value)} is off the scale's steps: {allowed}")
 
 
 def _not_assessed(item_id: str, value: float) -> ScoreWarning:
@@ -672,3 +675,10 @@ def _not_assessed(item_id: str, value: float) -> ScoreWarning:
 
 def _num(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _shown(value: float) -> str:
+    """An answer as the client sent it, cut short: a number of a thousand digits is quoted
+    by its first ones."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."

@@ -13,7 +13,7 @@ from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import parse_json
 from app.api.problems import domain_problem
 from app.api.schemas import BatchScoreRequest
-from app.errors import InvalidResponsesError, MalformedJsonError
+from app.errors import InvalidRequestError, InvalidResponsesError, MalformedJsonError
 from app.instruments.registry import InstrumentRegistry, load_registry
 from tests.conftest import INSTRUMENTS
 
@@ -36,10 +36,11 @@ def _expected(instrument: str, rows: list[tuple[str, dict[str, Any]]]) -> dict[s
     return orjson.loads(orjson.dumps({"results": results}))  # type: ignore[no-any-return]
 
 
+# Answers the schema allows (numbers or null), whether the scale takes them or not.
 answer = st.one_of(
     st.integers(min_value=-1, max_value=8),
     st.integers(min_value=0, max_value=7).map(float),
-    st.sampled_from([None, True, "3", 2.5, 0.1]),
+    st.sampled_from([None, 2.5, 0.1, float("nan"), 2**64, -(10**300)]),
 )
 
 
@@ -74,6 +75,23 @@ def test_the_encoded_batch_is_exactly_the_plainly_scored_batch(
     instrument, rows = batch
     encoder = BatchEncoder(REGISTRY.get(instrument).scorer, "/v1/scores/batch")
     assert orjson.loads(encoder.encode(rows)) == _expected(instrument, rows)
+
+
+@given(batches(), st.sampled_from([True, "3", {}, [1]]), st.data())
+def test_an_answer_that_is_neither_a_number_nor_null_refuses_the_whole_batch_naming_it(
+    batch: tuple[str, list[tuple[str, dict[str, Any]]]], wrong: object, data: st.DataObject
+) -> None:
+    instrument, rows = batch
+    if not rows:
+        rows = [("only", {})]
+    index = data.draw(st.integers(0, len(rows) - 1))
+    item = data.draw(st.sampled_from(["1", "999"]))
+    rows[index][1][item] = wrong
+    encoder = BatchEncoder(REGISTRY.get(instrument).scorer, "/v1/scores/batch")
+    with pytest.raises(InvalidRequestError) as refused:
+        encoder.encode(rows)
+    assert {"loc": ["rows", index, "responses", item], "code": "not_a_number",
+            "message": "an answer is a number or null"} in refused.value.errors  # fmt: skip
 
 
 def test_the_lookup_lane_serves_the_wai_forms_and_not_the_flagging_instruments() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter
@@ -13,6 +16,8 @@ from app.api import schemas
 
 OPERATIONS = {
     ("get", "/health"): "getHealth",
+    ("get", "/health/live"): "getLiveness",
+    ("get", "/health/ready"): "getReadiness",
     ("get", "/problems/{code}"): "getProblemType",
     ("get", "/v1/instruments"): "listInstruments",
     ("get", "/v1/instruments/{instrument_id}"): "getInstrument",
@@ -129,8 +134,8 @@ def test_every_example_is_valid_for_its_own_schema() -> None:
 
 
 PUBLIC = {
-    "getHealth", "getProblemType", "listInstruments", "getInstrument", "listGuidance",
-    "getQuestionnaire", "getCodeSystem",
+    "getHealth", "getLiveness", "getReadiness", "getProblemType", "listInstruments",
+    "getInstrument", "listGuidance", "getQuestionnaire", "getCodeSystem",
 }  # fmt: skip
 
 
@@ -214,3 +219,83 @@ def test_the_rupture_alert_is_declared_as_a_webhook_with_its_signature_headers(
     body = alert["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/RuptureAlert"}
     assert "example" in document["components"]["schemas"]["RuptureAlert"]
+
+
+def _described(node: Any, pointer: tuple[str | int, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """(JSON pointer of a schema, a value it describes) for every example in the document:
+    a schema's `example` and `examples`, a parameter's or a media type's `example` and
+    `examples` (validated against their `schema`)."""
+    if isinstance(node, list):
+        for index, part in enumerate(node):
+            yield from _described(part, (*pointer, index))
+        return
+    if not isinstance(node, dict):
+        return
+    described = (*pointer, "schema") if isinstance(node.get("schema"), dict) else pointer
+    where = "#/" + "/".join(
+        quote(str(part).replace("~", "~0").replace("/", "~1"), safe="~") for part in described
+    )
+    if pointer[-2:-1] != ("properties",):  # not a property named `example`
+        if "example" in node:
+            yield where, node["example"]
+        examples = node.get("examples")
+        if isinstance(examples, list):
+            yield from ((where, value) for value in examples)
+        elif isinstance(examples, dict):
+            yield from ((where, example["value"]) for example in examples.values())
+    for key, part in node.items():
+        if key not in ("example", "examples"):
+            yield from _described(part, (*pointer, key))
+
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_every_example_of_the_document_is_valid_for_its_schema(document: dict[str, Any]) -> None:
+    # As a client generator or a contract tester reads them: JSON Schema 2020-12, formats
+    # (date-time, uuid, ...) asserted.
+    found = list(_described(document))
+    assert len(found) > 80
+    invalid = []
+    for where, value in found:
+        root = {
+            **document,
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": where,
+        }
+        errors = list(jsonschema_rs.validator_for(root, validate_formats=True).iter_errors(value))
+        invalid += [f"{where}: {error.message[:200]}" for error in errors]
+    assert invalid == []
+
+
+def test_every_operation_declares_the_failures_it_can_answer(document: dict[str, Any]) -> None:
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            declared = operation["responses"]
+            assert "500" in declared, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413"} <= set(declared), (method, path)
+            if "security" in operation or path in ("/health", "/health/ready"):
+                for status in ("429", "503") if "security" in operation else ("503",):
+                    assert "Retry-After" in declared[status]["headers"], (method, path, status)
+
+
+def test_a_withdrawal_answers_what_its_operation_declares(
+    client: TestClient, document: dict[str, Any]
+) -> None:
+    episode = client.post("/v1/episodes", json={"patient_ref": "p", "clinician_ref": "c"}).json()
+    answers = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
+    recorded = client.post(
+        f"/v1/episodes/{episode['id']}/administrations",
+        json={"instrument": "srs", "rater": "client", "session": 1,
+              "administered_at": "2026-03-01T10:00:00+01:00", "responses": answers},
+    ).json()  # fmt: skip
+    path = f"/v1/episodes/{episode['id']}/administrations/{recorded['id']}/withdrawal"
+    withdrawn = client.post(path, json={"reason": "wrong patient"})
+    assert withdrawn.status_code == 200
+    operation = document["paths"][
+        "/v1/episodes/{episode_id}/administrations/{administration_id}/withdrawal"
+    ]["post"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    root = {**document, "$schema": DRAFT_2020_12, **schema}
+    assert list(jsonschema_rs.validator_for(root).iter_errors(withdrawn.json())) == []

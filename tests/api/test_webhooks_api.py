@@ -75,7 +75,6 @@ def test_a_webhook_can_subscribe_to_some_event_types_only(admin: TestClient) -> 
         "http://10.0.0.5/alerts",
         "https://ehr.example.org/alerts\r\nX-Injected: 1",
         "https://ehr.example.org/al\terts",
-        "https://ehr.example.org/\u0000",
     ],
 )
 def test_a_url_that_is_not_https_or_loopback_is_a_422_naming_url(
@@ -86,6 +85,15 @@ def test_a_url_that_is_not_https_or_loopback_is_a_422_naming_url(
     problem = response.json()
     assert problem["code"] == "invalid_webhook_url"
     assert [(e["loc"], e["code"]) for e in problem["errors"]] == [(["url"], "invalid_url")]
+
+
+def test_a_nul_in_a_webhook_url_is_refused_with_the_other_text_fields(admin: TestClient) -> None:
+    # NUL is refused in every text field before any field's own check (tests/api/test_validation).
+    response = admin.post("/v1/webhooks", json={"url": "https://ehr.example.org/\u0000"})
+    assert response.status_code == 422
+    assert [(e["loc"], e["code"]) for e in response.json()["errors"]] == [
+        (["url"], "nul_character")
+    ]
 
 
 @pytest.mark.parametrize(
