@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import store
-from app.cursors import decode_time_cursor, encode_time_cursor
-from app.db import Database
-from app.plain import plain_json
-from app.tables import AuditEvent
+from app.platform import store
+from app.platform.cursors import decode_time_cursor, encode_time_cursor
+from app.platform.db import Database
+from app.platform.plain import plain_json
+from app.platform.tables import AuditEvent
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
-from app import store, webhooks
-from app.db import Database
+from app import webhooks
 from app.egress import EgressPolicy, RefusedUrlError
-from app.settings import Settings
-from app.tables import WebhookDelivery
+from app.platform import store
+from app.platform.db import Database
+from app.platform.settings import Settings
+from app.platform.tables import WebhookDelivery
 
 logger = logging.getLogger("bordin.webhooks")
 USER_AGENT = "Bordin-Webhooks/0.1"

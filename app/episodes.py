@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import audit, store, webhooks
+from app import audit, webhooks
 from app.core.alerts import flag_changes
 from app.core.ruptures import (
     ScaleStatistics,
@@ -29,19 +29,6 @@ from app.core.ruptures import (
     organisation_statistics,
 )
 from app.core.statistics import scale_summaries
-from app.cursors import decode_cursor, decode_time_cursor, encode_cursor, encode_time_cursor
-from app.db import Database
-from app.errors import (
-    AdministrationNotFoundError,
-    AlreadyWithdrawnError,
-    EpisodeAlreadyEndedError,
-    EpisodeNotFoundError,
-    IdempotencyKeyReusedError,
-    InvalidResponsesError,
-    RaterMismatchError,
-    SessionAlreadyRecordedError,
-    UnknownInstrumentError,
-)
 from app.guidance import Catalogue, flag_state
 from app.instruments.definition import (
     InstrumentDefinition,
@@ -52,15 +39,34 @@ from app.instruments.definition import (
     VDropRule,
 )
 from app.instruments.registry import InstrumentRegistry
-from app.plain import plain_json
-from app.services import definition_row
-from app.tables import (
+from app.platform import store
+from app.platform.cursors import (
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+)
+from app.platform.db import Database
+from app.platform.errors import (
+    AdministrationNotFoundError,
+    AlreadyWithdrawnError,
+    EpisodeAlreadyEndedError,
+    EpisodeNotFoundError,
+    IdempotencyKeyReusedError,
+    InvalidResponsesError,
+    RaterMismatchError,
+    SessionAlreadyRecordedError,
+    UnknownInstrumentError,
+)
+from app.platform.plain import plain_json
+from app.platform.tables import (
     Administration,
     AdministrationRevision,
     Episode,
     IdempotencyRecord,
     RuptureFlagRecord,
 )
+from app.services import definition_row
 
 Json = dict[str, Any]
 

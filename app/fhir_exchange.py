@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from app import episodes
-from app.core.results import ItemError
 from app.episodes import RATERS, Json, NewAdministration, Records, check_rater
-from app.errors import EpisodeNotFoundError, QuestionnaireResponseMismatchError
 from app.fhir.observations import Context, flag_resource, score_bundle
+from app.fhir.outcome import QuestionnaireResponseMismatchError
 from app.fhir.responses import ReadResponse, located_error, read_response
 from app.instruments.registry import InstrumentRegistry
+from app.platform.errors import EpisodeNotFoundError, ItemError
 
 
 def score_questionnaire_response(

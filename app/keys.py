@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from app import store
-from app.db import Database
-from app.errors import ApiKeyNotFoundError, ForbiddenError, UnauthenticatedError
-from app.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
+from app.platform import store
+from app.platform.db import Database
+from app.platform.errors import ApiKeyNotFoundError, ForbiddenError, UnauthenticatedError
+from app.platform.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
 
 SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
 _KEY = re.compile(r"^bordin_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

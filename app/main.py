@@ -27,16 +27,16 @@ from app.api.schemas import RuptureAlert
 from app.api.state import AppState
 from app.api.webhook_routes import alerts as webhook_alerts
 from app.api.webhook_routes import router as webhook_router
-from app.db import Database, migration_heads
 from app.dispatch import BackgroundDispatcher, Dispatcher
 from app.egress import EgressPolicy, Resolve, system_resolve
 from app.episodes import Records
 from app.guidance import load_catalogue
 from app.instruments.registry import load_registry
 from app.keys import AuthenticationCache
-from app.logs import configure_logging
-from app.settings import PROJECT_ROOT, Settings
-from app.tables import LOCAL_ORGANIZATION_ID
+from app.platform.db import Database, migration_heads
+from app.platform.logs import configure_logging
+from app.platform.settings import PROJECT_ROOT, Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
 from app.tokens import TokenVerifier
 
 MIGRATIONS = PROJECT_ROOT / "migrations"

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import store
 from app.core.results import ScoreResult
 from app.core.scoring import Scorer
-from app.db import Database
-from app.errors import BatchTooLargeError, UnhealthyError
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
+from app.platform import store
+from app.platform.db import Database
+from app.platform.errors import BatchTooLargeError, UnhealthyError
 
 logger = logging.getLogger("bordin.services")
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import jwt
 
-from app import store
-from app.db import Database
-from app.errors import UnauthenticatedError
 from app.keys import SCOPES, Principal
+from app.platform import store
+from app.platform.db import Database
+from app.platform.errors import UnauthenticatedError
 
 logger = logging.getLogger("bordin.tokens")
 # Asymmetric signatures only: never "none", never a shared secret ("oct" keys sign nothing).

@@ -21,17 +21,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import store
 from app.core.alerts import ALERT_TYPES, FlagChange
-from app.cursors import decode_time_cursor, encode_time_cursor
-from app.db import Database
 from app.egress import EgressPolicy, RefusedUrlError
-from app.errors import InvalidWebhookUrlError, UnknownInstrumentError, WebhookNotFoundError
 from app.fhir.observations import Context, flag_resource
 from app.guidance import Catalogue
 from app.instruments.registry import InstrumentRegistry
-from app.plain import plain_json
-from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.platform import store
+from app.platform.cursors import decode_time_cursor, encode_time_cursor
+from app.platform.db import Database
+from app.platform.errors import InvalidWebhookUrlError, UnknownInstrumentError, WebhookNotFoundError
+from app.platform.plain import plain_json
+from app.platform.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Json = dict[str, Any]
 EVENT_TYPES = ALERT_TYPES

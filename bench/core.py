@@ -11,7 +11,7 @@ from typing import Any
 from app.fhir.terms import questionnaire_url
 from app.fhir_exchange import score_questionnaire_response
 from app.instruments.registry import load_registry
-from app.settings import Settings
+from app.platform.settings import Settings
 
 TASK, BOND, GOAL = (1, 2, 10, 12), (3, 5, 7, 9), (4, 6, 8, 11)
 

@@ -24,11 +24,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app import keys
-from app.db import Database, make_engine
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
-from app.tables import LOCAL_ORGANIZATION_ID
+from app.platform.db import Database, make_engine
+from app.platform.settings import PROJECT_ROOT, Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
 from tests.webhooks_support import Organisation, new_organisation, resolve_test_hosts
 
 hypothesis_settings.register_profile("bordin", deadline=None, derandomize=True)

@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
-from app.logs import QUIET, UVICORN
+from app.platform.logs import QUIET, UVICORN
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, update
 
-from app.db import Database
 from app.egress import EgressPolicy, system_resolve
 from app.keys import create_organization
-from app.tables import WebhookEndpoint, WebhookEvent
+from app.platform.db import Database
+from app.platform.tables import WebhookEndpoint, WebhookEvent
 
 # Names the tests resolve themselves (the machine running them may have no DNS): a public
 # address (example.org's), private ones, a mix, and none.

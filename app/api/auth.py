@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app import keys
 from app.api.state import state_of
-from app.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 from app.keys import Principal
+from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 
 SCHEME = "apiKey"
 

@@ -18,9 +18,8 @@ import orjson
 from app.api.body import is_json, parse_json
 from app.api.problems import domain_problem
 from app.api.schemas import BatchScoreRequest
-from app.core.results import ItemError
 from app.core.scoring import Scorer
-from app.errors import InvalidRequestError, InvalidResponsesError
+from app.platform.errors import InvalidRequestError, InvalidResponsesError, ItemError
 
 BatchRows = list[tuple[str, Mapping[str, object]]]
 _BATCH_KEYS = frozenset({"instrument", "version", "rows"})

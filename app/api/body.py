@@ -14,8 +14,12 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from app.core.results import ItemError
-from app.errors import InvalidRequestError, MalformedJsonError, UnsupportedMediaTypeError
+from app.platform.errors import (
+    InvalidRequestError,
+    ItemError,
+    MalformedJsonError,
+    UnsupportedMediaTypeError,
+)
 
 Model = TypeVar("Model", bound=BaseModel)
 REF = "#/components/schemas/{model}"

@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import audit
 from app.api.problems import failure_response
-from app.db import Database
-from app.logs import describe_error, request_id
+from app.platform.db import Database
+from app.platform.logs import describe_error, request_id
 
 logger = logging.getLogger("bordin.requests")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

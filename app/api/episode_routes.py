@@ -34,7 +34,7 @@ from app.api.schemas import (
 )
 from app.api.state import AppState, app_state
 from app.keys import Principal
-from app.logs import request_id
+from app.platform.logs import request_id
 
 router = APIRouter(tags=["episodes"])
 # What a key that may not read records (`submit`, or `records:write` alone) sees of an

@@ -25,10 +25,10 @@ from app.api.schemas import (
     Language,
 )
 from app.api.state import AppState, app_state, state_of
-from app.errors import MalformedJsonError, UnsupportedMediaTypeError
 from app.fhir.questionnaire import questionnaire
 from app.fhir.terms import code_system
 from app.keys import Principal
+from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 

@@ -12,10 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from app.core.results import ItemError
-from app.db import is_unavailable
-from app.errors import DatabaseUnavailableError, DomainError, InternalServerError
-from app.logs import request_id
+from app.platform.db import is_unavailable
+from app.platform.errors import (
+    DatabaseUnavailableError,
+    DomainError,
+    InternalServerError,
+    ItemError,
+)
+from app.platform.logs import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

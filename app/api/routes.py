@@ -33,7 +33,7 @@ from app.api.schemas import (
     Text,
 )
 from app.api.state import AppState, app_state, state_of
-from app.errors import UnknownProblemTypeError, problem_types
+from app.platform.errors import UnknownProblemTypeError, problem_types
 
 router = APIRouter()
 # The hot path, matched first (the app tries its routes in order).

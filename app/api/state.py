@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from app.api.limits import RateLimiter
-from app.db import Database
 from app.egress import EgressPolicy
 from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
 from app.keys import AuthenticationCache
-from app.settings import Settings
+from app.platform.db import Database
+from app.platform.settings import Settings
 from app.tokens import TokenVerifier
 
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
 
-from app.core.results import Flag, ItemError, ScaleResult, ScoreResult, ScoreWarning
-from app.errors import InvalidResponsesError
+from app.core.results import Flag, ScaleResult, ScoreResult, ScoreWarning
 from app.instruments.definition import (
     AlertZone,
     BelowCutoffRule,
     InstrumentDefinition,
     ReportedRuptureRule,
 )
+from app.platform.errors import InvalidResponsesError, ItemError
 
 # Item values in definition order, after reversal; None = not answered.
 Values = Sequence[float | None]

@@ -11,12 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.core.results import ItemError, ScoreResult
-from app.errors import (
-    InvalidResponsesError,
-    QuestionnaireResponseMismatchError,
-    UnknownInstrumentError,
-)
+from app.core.results import ScoreResult
+from app.fhir.outcome import QuestionnaireResponseMismatchError
 from app.fhir.questionnaire import answer_code, choice_values, is_choice, plain_number
 from app.fhir.terms import (
     RATER_EXTENSION,
@@ -26,6 +22,7 @@ from app.fhir.terms import (
     questionnaire_url,
 )
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
+from app.platform.errors import InvalidResponsesError, ItemError, UnknownInstrumentError
 
 # Who filled the form in, by the resource type of `QuestionnaireResponse.source`.
 RATER_BY_SOURCE = {

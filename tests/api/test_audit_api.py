@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from app import keys
-from app.db import Database
-from app.tables import (
+from app.platform.db import Database
+from app.platform.tables import (
     LOCAL_ORGANIZATION_ID,
     Administration,
     AdministrationRevision,

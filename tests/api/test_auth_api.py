@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from app import keys
-from app.db import Database
 from app.main import create_app
-from app.settings import Settings
-from app.tables import LOCAL_ORGANIZATION_ID, ApiKey, AuditEvent
+from app.platform.db import Database
+from app.platform.settings import Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID, ApiKey, AuditEvent
 
 SRS = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
 KeyMaker = Callable[..., str]

@@ -13,8 +13,8 @@ from app.api.batch import BatchEncoder, parse_batch
 from app.api.body import parse_json
 from app.api.problems import domain_problem
 from app.api.schemas import BatchScoreRequest
-from app.errors import InvalidRequestError, InvalidResponsesError, MalformedJsonError
 from app.instruments.registry import InstrumentRegistry, load_registry
+from app.platform.errors import InvalidRequestError, InvalidResponsesError, MalformedJsonError
 from tests.conftest import INSTRUMENTS
 
 REGISTRY: InstrumentRegistry = load_registry(INSTRUMENTS)

@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from app import keys
-from app.db import Database
 from app.main import create_app
-from app.settings import Settings
+from app.platform.db import Database
+from app.platform.settings import Settings
 from tests.server_support import logging_restored, served
 from tests.webhooks_support import Organisation
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from app.tables import (
+from app.platform.tables import (
     Administration,
     AdministrationRevision,
     IdempotencyRecord,

@@ -22,10 +22,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from app import keys
-from app.db import Database, make_engine
 from app.main import MIGRATIONS, app_factory, create_app
-from app.settings import Settings
-from app.tables import LOCAL_ORGANIZATION_ID
+from app.platform.db import Database, make_engine
+from app.platform.settings import Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
 from tests.conftest import INSTRUMENTS, alembic_config
 from tests.server_support import logging_restored, postgres_available, private_postgres, served
 

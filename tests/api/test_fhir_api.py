@@ -17,11 +17,11 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from sqlalchemy import Engine, select
 
 from app import keys
-from app.db import Database
 from app.fhir.terms import SESSION_EXTENSION
 from app.guidance import load_catalogue
-from app.settings import Settings
-from app.tables import LOCAL_ORGANIZATION_ID, Administration, AdministrationRevision
+from app.platform.db import Database
+from app.platform.settings import Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID, Administration, AdministrationRevision
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 SRS_38 = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}

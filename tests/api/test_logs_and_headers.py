@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.logs import JsonFormatter, configure_logging
 from app.main import create_app
-from app.settings import Settings
+from app.platform.logs import JsonFormatter, configure_logging
+from app.platform.settings import Settings
 
 PATIENT = "PATIENT-7F3A9-SECRET"
 CLINICIAN = "CLINICIAN-SECRET-11"

@@ -47,7 +47,7 @@ def test_the_served_openapi_document_is_the_committed_snapshot(app: FastAPI) -> 
 def main() -> None:
     """Rewrite the snapshot from the document the app serves (see the module's docstring)."""
     from app.main import create_app
-    from app.settings import Settings
+    from app.platform.settings import Settings
 
     settings = Settings(database_url="sqlite://", webhook_dispatch=False)
     SNAPSHOT.write_text(canonical(served_document(create_app(settings))), encoding="utf-8")

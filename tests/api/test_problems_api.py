@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
+from app.platform.settings import Settings
 
 PROBLEM = "application/problem+json"
 

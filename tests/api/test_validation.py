@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.cursors import encode_cursor
 from app.fhir.terms import SESSION_EXTENSION
 from app.main import create_app
-from app.settings import Settings
+from app.platform.cursors import encode_cursor
+from app.platform.settings import Settings
 from tests.conftest import INSTRUMENTS
 
 PROBLEM = "application/problem+json"

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from app import keys
-from app.db import Database
 from app.dispatch import Dispatcher, RetryPolicy
 from app.main import create_app
-from app.settings import Settings
+from app.platform.db import Database
+from app.platform.settings import Settings
 from tests.webhooks_support import (
     LOOPBACK_ALLOWED,
     Organisation,

@@ -13,7 +13,7 @@ import yaml
 
 from app.guidance import SOURCE_KINDS, Catalogue, load_catalogue
 from app.instruments.registry import DefinitionLoadError
-from app.settings import Settings
+from app.platform.settings import Settings
 
 CATALOGUE: Catalogue = load_catalogue(Settings().guidance_file)
 CASES = yaml.safe_load(

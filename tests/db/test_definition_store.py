@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from app import services, store
-from app.db import Database
+from app import services
 from app.instruments.registry import InstrumentRegistry
-from app.tables import InstrumentDefinitionRecord
+from app.platform import store
+from app.platform.db import Database
+from app.platform.tables import InstrumentDefinitionRecord
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from app.db import Database
 from app.episodes import NewAdministration, Records, create_episode, record_administration
 from app.instruments.registry import InstrumentRegistry
-from app.tables import LOCAL_ORGANIZATION_ID
+from app.platform.db import Database
+from app.platform.tables import LOCAL_ORGANIZATION_ID
 
 
 class Clock:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app.db import is_unavailable
+from app.platform.db import is_unavailable
 
 
 def _wrapped(error: Exception, *, invalidated: bool = False) -> DBAPIError:

@@ -24,15 +24,16 @@ from fhir.resources.R4B.flag import Flag
 from sqlalchemy import Engine, func, select, update
 from standardwebhooks.webhooks import Webhook
 
-from app import store, webhooks
+from app import webhooks
 from app.api.schemas import RuptureAlert
 from app.core.alerts import FlagChange
-from app.db import Database, make_engine
 from app.dispatch import Dispatcher, RetryPolicy
 from app.egress import EgressPolicy, system_resolve
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
-from app.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.platform import store
+from app.platform.db import Database, make_engine
+from app.platform.settings import PROJECT_ROOT, Settings
+from app.platform.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.webhooks_support import (
     LOOPBACK_ALLOWED,
     REPAIR,

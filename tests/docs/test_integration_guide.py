@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
+from app.platform.settings import PROJECT_ROOT, Settings
 from tests.server_support import served
 from tests.webhooks_support import Organisation
 

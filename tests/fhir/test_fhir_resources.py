@@ -22,9 +22,8 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import QuestionnaireResponseMismatchError
 from app.fhir.observations import Context, flag_resource
-from app.fhir.outcome import fhir_path
+from app.fhir.outcome import QuestionnaireResponseMismatchError, fhir_path
 from app.fhir.questionnaire import answer_code, is_choice, questionnaire
 from app.fhir.terms import (
     ITEM_WEIGHT,

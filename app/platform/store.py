@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.tables import (
+from app.platform.tables import (
     Administration,
     AdministrationRevision,
     ApiKey,

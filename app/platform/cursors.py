@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from app.errors import InvalidCursorError
+from app.platform.errors import InvalidCursorError
 
 
 def encode_cursor(position: list[Any]) -> str:

@@ -1,15 +1,24 @@
-"""The domain's errors: each has a stable code and HTTP status, rendered as RFC 9457 problems.
+"""The error hierarchy: each error has a stable code and HTTP status, rendered as an RFC 9457
+problem by the HTTP layer (`app.http.problems`). Plain exceptions, no framework: the pure core
+raises them too.
 
-Each class's docstring documents its problem type, served at `GET /problems/{code}`.
+Each class's docstring documents its problem type, served at `GET /problems/{code}`. One
+class lives elsewhere, beside what it needs: `QuestionnaireResponseMismatchError`
+(`app.fhir.outcome`), whose problem carries FHIR OperationOutcome issues.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
-from app.core.results import ItemError
-from app.fhir.outcome import operation_outcome_issues
+
+class ItemError(TypedDict):
+    """One offending item or field of a request: where (`loc`), a stable `code`, a message."""
+
+    loc: list[str | int]
+    code: str  # unknown_item, not_a_number, out_of_range, off_step (or a request field error)
+    message: str
 
 
 class DomainError(Exception):
@@ -49,23 +58,6 @@ class InvalidResponsesError(DomainError):
     def __init__(self, errors: list[ItemError]) -> None:
         items = ", ".join(str(error["loc"][-1]) for error in errors)
         super().__init__(f"{len(errors)} response(s) cannot be scored: item(s) {items}", errors)
-
-
-class QuestionnaireResponseMismatchError(DomainError):
-    """The FHIR QuestionnaireResponse does not match its Questionnaire: an unknown canonical
-    url or version, an unknown `linkId`, an answer of the wrong type, an answer code or value
-    the item does not offer, or a response that is not completed. `errors` locates each
-    mismatch (`["item", linkId, ...]`), and `issue` repeats them as the issues of a FHIR
-    OperationOutcome, with FHIRPath expressions. Nothing was scored or stored."""
-
-    status = 422
-    code = "questionnaire_response_mismatch"
-    title = "QuestionnaireResponse does not match its Questionnaire"
-
-    def __init__(self, errors: list[ItemError]) -> None:
-        where = ", ".join("/".join(str(part) for part in error["loc"]) for error in errors)
-        super().__init__(f"{len(errors)} mismatch(es): {where}", errors)
-        self.members = {"issue": operation_outcome_issues(errors)}
 
 
 class BatchTooLargeError(DomainError):
