@@ -11,35 +11,54 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
 from app import services
+from app.access import schemas as access_schemas
+from app.alerts import schemas as alerts_schemas
+from app.alerts.schemas import RuptureAlert
 from app.api.auth import add_security_scheme
-from app.api.body import add_body_schemas
-from app.api.context import RequestContext, database_auditor
-from app.api.document import keep_examples
 from app.api.episode_routes import router as episode_router
 from app.api.fhir_routes import FHIR_BODY_MODELS
 from app.api.fhir_routes import router as fhir_router
 from app.api.key_routes import audit_router
 from app.api.key_routes import router as key_router
-from app.api.limits import BodySizeLimit, RateLimiter
-from app.api.problems import declare_failures, install_problem_handlers
 from app.api.routes import BODY_MODELS, router, scoring_router
-from app.api.schemas import RuptureAlert
-from app.api.state import AppState
 from app.api.webhook_routes import alerts as webhook_alerts
 from app.api.webhook_routes import router as webhook_router
+from app.catalogue import schemas as catalogue_schemas
 from app.dispatch import BackgroundDispatcher, Dispatcher
 from app.egress import EgressPolicy, Resolve, system_resolve
 from app.episodes import Records
+from app.fhir import schemas as fhir_schemas
 from app.guidance import load_catalogue
+from app.health import schemas as health_schemas
+from app.http import schemas as http_schemas
+from app.http.body import add_body_schemas
+from app.http.context import RequestContext, database_auditor
+from app.http.document import keep_examples
+from app.http.limits import BodySizeLimit, RateLimiter
+from app.http.problems import declare_failures, install_problem_handlers
+from app.http.state import AppState
 from app.instruments.registry import load_registry
 from app.keys import AuthenticationCache
 from app.platform.db import Database, migration_heads
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
+from app.records import schemas as records_schemas
+from app.scoring import schemas as scoring_schemas
 from app.tokens import TokenVerifier
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
+# The wire schemas of every part, as the OpenAPI document names them.
+WIRE_SCHEMAS = (
+    http_schemas,
+    scoring_schemas,
+    catalogue_schemas,
+    health_schemas,
+    records_schemas,
+    access_schemas,
+    fhir_schemas,
+    alerts_schemas,
+)
 DESCRIPTION = """\
 Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
 their published keys, and watches the alliance for ruptures with declared, cited rules.
@@ -131,7 +150,7 @@ def create_app(
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
     add_security_scheme(app)
     declare_failures(app)
-    keep_examples(app)
+    keep_examples(app, WIRE_SCHEMAS)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

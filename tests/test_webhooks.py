@@ -45,7 +45,7 @@ def test_a_secret_is_whsec_and_the_base64_of_32_random_bytes() -> None:
 def test_the_wire_event_types_are_the_alert_types() -> None:
     from typing import get_args
 
-    from app.api.schemas import EventType
+    from app.alerts.schemas import EventType
 
     literal, _ = get_args(EventType.__value__)  # Annotated[Literal[...], named(...)]
     assert get_args(literal) == ALERT_TYPES

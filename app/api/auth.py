@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from app import keys
-from app.api.state import state_of
+from app.http.state import state_of
 from app.keys import Principal
 from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from app.api.body import is_json, parse_json
-from app.api.problems import domain_problem
-from app.api.schemas import BatchScoreRequest
 from app.core.scoring import Scorer
+from app.http.body import is_json, parse_json
+from app.http.problems import domain_problem
 from app.platform.errors import InvalidRequestError, InvalidResponsesError, ItemError
+from app.scoring.schemas import BatchScoreRequest
 
 BatchRows = list[tuple[str, Mapping[str, object]]]
 _BATCH_KEYS = frozenset({"instrument", "version", "rows"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.schemas import Language
+from app.http.language import Language
 from app.instruments.definition import InstrumentDefinition, ResponseScale, Text
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
 

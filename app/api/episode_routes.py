@@ -11,10 +11,14 @@ from fastapi.responses import Response
 from app import audit, episodes
 from app.api.auth import caller, secured
 from app.api.charts import trajectory_svg
-from app.api.language import accept_language
-from app.api.problems import problem_responses
-from app.api.routes import json_response, localized
-from app.api.schemas import (
+from app.http.language import Language, accept_language
+from app.http.problems import problem_responses
+from app.http.responses import json_response, localized
+from app.http.schemas import Text
+from app.http.state import AppState, app_state
+from app.keys import Principal
+from app.platform.logs import request_id
+from app.records.schemas import (
     AdministrationAcknowledgement,
     AdministrationCorrection,
     AdministrationCreate,
@@ -27,14 +31,9 @@ from app.api.schemas import (
     EpisodeRuptures,
     EpisodeView,
     InstrumentStatistics,
-    Language,
     Rater,
-    Text,
     Trajectory,
 )
-from app.api.state import AppState, app_state
-from app.keys import Principal
-from app.platform.logs import request_id
 
 router = APIRouter(tags=["episodes"])
 # What a key that may not read records (`submit`, or `records:write` alone) sees of an

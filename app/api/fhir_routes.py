@@ -12,21 +12,20 @@ from fastapi.responses import JSONResponse, Response
 
 from app import episodes, fhir_exchange
 from app.api.auth import caller, scoring_caller, secured
-from app.api.body import is_json
 from app.api.episode_routes import IdempotencyKey, records_of, with_guidance
-from app.api.language import accept_language
-from app.api.problems import problem_responses
 from app.api.routes import VersionQuery
-from app.api.schemas import (
+from app.fhir.questionnaire import questionnaire
+from app.fhir.schemas import (
     FhirBundle,
     FhirCodeSystem,
     FhirQuestionnaire,
     FhirQuestionnaireResponse,
-    Language,
 )
-from app.api.state import AppState, app_state, state_of
-from app.fhir.questionnaire import questionnaire
 from app.fhir.terms import code_system
+from app.http.body import is_json
+from app.http.language import Language, accept_language
+from app.http.problems import problem_responses
+from app.http.state import AppState, app_state, state_of
 from app.keys import Principal
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
 

@@ -10,17 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from app import audit, keys
+from app.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, AuditEventList
 from app.api.auth import caller, secured
-from app.api.problems import problem_responses
-from app.api.routes import json_response
-from app.api.schemas import (
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyList,
-    ApiKeyView,
-    AuditEventList,
-)
-from app.api.state import AppState, app_state
+from app.http.problems import problem_responses
+from app.http.responses import json_response
+from app.http.state import AppState, app_state
 from app.keys import Principal
 
 router = APIRouter(tags=["api keys"])

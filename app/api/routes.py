@@ -5,35 +5,25 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import services
 from app.api.auth import scoring_caller, secured
 from app.api.batch import BatchEncoder, parse_batch
-from app.api.body import json_request_body, parse_json
 from app.api.catalogue import instrument_detail, instrument_summary
-from app.api.language import accept_language
-from app.api.problems import problem_responses
-from app.api.schemas import (
-    BatchScoreRequest,
-    BatchScoreResponse,
-    GuidanceCatalogue,
-    Health,
-    InstrumentDetail,
-    InstrumentList,
-    Language,
-    Liveness,
-    ProblemType,
-    ScoreRequest,
-    ScoreResult,
-    Text,
-)
-from app.api.state import AppState, app_state, state_of
+from app.catalogue.schemas import GuidanceCatalogue, InstrumentDetail, InstrumentList, ProblemType
+from app.health.schemas import Health, Liveness
+from app.http.body import json_request_body, parse_json
+from app.http.language import Language, accept_language
+from app.http.problems import problem_responses
+from app.http.responses import json_response, localized
+from app.http.schemas import Text
+from app.http.state import AppState, app_state, state_of
 from app.platform.errors import UnknownProblemTypeError, problem_types
+from app.scoring.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequest, ScoreResult
 
 router = APIRouter()
 # The hot path, matched first (the app tries its routes in order).
@@ -41,22 +31,6 @@ scoring_router = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 Lang = Annotated[Language, Depends(accept_language)]
 VersionQuery = Annotated[Text | None, Query(description="A loaded version; latest if absent.")]
-
-
-def json_response(
-    content: Any, headers: dict[str, str] | None = None, status_code: int = 200
-) -> Response:
-    """Serialise plain dicts with orjson instead of FastAPI's generic encoder."""
-    return Response(
-        orjson.dumps(content),
-        status_code=status_code,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def localized(content: Any, lang: Language) -> Response:
-    return json_response(content, {"Content-Language": lang, "Vary": "Accept-Language"})
 
 
 @router.get(

@@ -11,11 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from app import webhooks
-from app.api.auth import caller, secured
-from app.api.body import json_request_body
-from app.api.problems import problem_responses
-from app.api.routes import json_response
-from app.api.schemas import (
+from app.alerts.schemas import (
     RuptureAlert,
     WebhookCreate,
     WebhookCreated,
@@ -23,7 +19,11 @@ from app.api.schemas import (
     WebhookList,
     WebhookView,
 )
-from app.api.state import AppState, app_state
+from app.api.auth import caller, secured
+from app.http.body import json_request_body
+from app.http.problems import problem_responses
+from app.http.responses import json_response
+from app.http.state import AppState, app_state
 from app.keys import Principal
 
 router = APIRouter(tags=["webhooks"])

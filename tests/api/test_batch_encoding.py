@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.api.batch import BatchEncoder, parse_batch
-from app.api.body import parse_json
-from app.api.problems import domain_problem
-from app.api.schemas import BatchScoreRequest
+from app.http.body import parse_json
+from app.http.problems import domain_problem
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.platform.errors import InvalidRequestError, InvalidResponsesError, MalformedJsonError
+from app.scoring.schemas import BatchScoreRequest
 from tests.conftest import INSTRUMENTS
 
 REGISTRY: InstrumentRegistry = load_registry(INSTRUMENTS)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.api.schemas import GuidanceCatalogue
+from app.catalogue.schemas import GuidanceCatalogue
 from app.guidance import SOURCE_KINDS
 
 BOND_ITEMS = ("3", "5", "7", "9")

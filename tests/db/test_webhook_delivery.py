@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select, update
 from standardwebhooks.webhooks import Webhook
 
 from app import webhooks
-from app.api.schemas import RuptureAlert
+from app.alerts.schemas import RuptureAlert
 from app.core.alerts import FlagChange
 from app.dispatch import Dispatcher, RetryPolicy
 from app.egress import EgressPolicy, system_resolve

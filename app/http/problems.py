@@ -179,7 +179,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
-    # Any other exception reaches the request layer (`app.api.context`), which answers with
+    # Any other exception reaches the request layer (`app.http.context`), which answers with
     # `failure_response` inside it: request id, security headers, audit event, one log line.
 
 

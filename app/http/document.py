@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from app.api import schemas
 
-
-def keep_examples(app: FastAPI) -> None:
-    """Put back the examples of the named schemas as `app.api.schemas` writes them.
+def keep_examples(app: FastAPI, wire_schemas: Sequence[ModuleType]) -> None:
+    """Put back the examples of the named schemas as the `wire_schemas` modules write them.
 
     FastAPI writes the document without any null value, examples included: an example whose
     nullable field is null would lose that field and contradict its own schema.
@@ -23,7 +23,9 @@ def keep_examples(app: FastAPI) -> None:
             return app.openapi_schema
         document = generate()
         for name, schema in document.get("components", {}).get("schemas", {}).items():
-            source = getattr(schemas, name, None)
+            source = next(
+                (vars(module)[name] for module in wire_schemas if name in vars(module)), None
+            )
             if source is not None and "example" in schema:
                 schema["example"] = _example(source, name)
         return document

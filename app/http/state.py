@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from app.api.limits import RateLimiter
 from app.egress import EgressPolicy
 from app.episodes import Records
+from app.http.limits import RateLimiter
 from app.instruments.registry import InstrumentRegistry
 from app.keys import AuthenticationCache
 from app.platform.db import Database

@@ -9,7 +9,7 @@ import time
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import problem_body, problem_response
+from app.http.problems import problem_body, problem_response
 
 
 class BodyTooLarge(HTTPException):

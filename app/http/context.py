@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import audit
-from app.api.problems import failure_response
+from app.http.problems import failure_response
 from app.platform.db import Database
 from app.platform.logs import describe_error, request_id
 

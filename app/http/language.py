@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Header
 
-from app.api.schemas import Language
-
+Language = Literal["en", "fr"]
 SUPPORTED: tuple[Language, ...] = ("en", "fr")
 
 
