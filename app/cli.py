@@ -16,7 +16,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import keys
+from app.access import keys
 from app.dispatch import Dispatcher
 from app.instruments.registry import DefinitionLoadError, load_registry
 from app.platform.db import Database

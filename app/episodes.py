@@ -20,7 +20,8 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import audit, webhooks
+from app import webhooks
+from app.access import audit
 from app.core.alerts import flag_changes
 from app.core.ruptures import (
     ScaleStatistics,

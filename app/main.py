@@ -12,14 +12,17 @@ from sqlalchemy.exc import DBAPIError
 
 from app import services
 from app.access import schemas as access_schemas
+from app.access.guard import add_security_scheme
+from app.access.keys import AuthenticationCache
+from app.access.limits import RateLimiter
+from app.access.routes import audit_router
+from app.access.routes import router as key_router
+from app.access.tokens import TokenVerifier
 from app.alerts import schemas as alerts_schemas
 from app.alerts.schemas import RuptureAlert
-from app.api.auth import add_security_scheme
 from app.api.episode_routes import router as episode_router
 from app.api.fhir_routes import FHIR_BODY_MODELS
 from app.api.fhir_routes import router as fhir_router
-from app.api.key_routes import audit_router
-from app.api.key_routes import router as key_router
 from app.api.routes import BODY_MODELS, router, scoring_router
 from app.api.webhook_routes import alerts as webhook_alerts
 from app.api.webhook_routes import router as webhook_router
@@ -34,18 +37,16 @@ from app.http import schemas as http_schemas
 from app.http.body import add_body_schemas
 from app.http.context import RequestContext, database_auditor
 from app.http.document import keep_examples
-from app.http.limits import BodySizeLimit, RateLimiter
+from app.http.limits import BodySizeLimit
 from app.http.problems import declare_failures, install_problem_handlers
 from app.http.state import AppState
 from app.instruments.registry import load_registry
-from app.keys import AuthenticationCache
 from app.platform.db import Database, migration_heads
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
 from app.records import schemas as records_schemas
 from app.scoring import schemas as scoring_schemas
-from app.tokens import TokenVerifier
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 # The wire schemas of every part, as the OpenAPI document names them.

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import keys
+from app.access import keys
 from app.platform.db import Database
 from app.platform.settings import Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID

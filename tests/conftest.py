@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app import keys
+from app.access import keys
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.main import create_app
 from app.platform.db import Database, make_engine

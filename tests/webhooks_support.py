@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, update
 
+from app.access.keys import create_organization
 from app.egress import EgressPolicy, system_resolve
-from app.keys import create_organization
 from app.platform.db import Database
 from app.platform.tables import WebhookEndpoint, WebhookEvent
 

@@ -8,15 +8,16 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
-from app import audit, episodes
-from app.api.auth import caller, secured
+from app import episodes
+from app.access import audit
+from app.access.guard import caller, secured
+from app.access.keys import Principal
 from app.api.charts import trajectory_svg
 from app.http.language import Language, accept_language
 from app.http.problems import problem_responses
 from app.http.responses import json_response, localized
 from app.http.schemas import Text
 from app.http.state import AppState, app_state
-from app.keys import Principal
 from app.platform.logs import request_id
 from app.records.schemas import (
     AdministrationAcknowledgement,

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import episodes, fhir_exchange
-from app.api.auth import caller, scoring_caller, secured
+from app.access.guard import caller, scoring_caller, secured
+from app.access.keys import Principal
 from app.api.episode_routes import IdempotencyKey, records_of, with_guidance
 from app.api.routes import VersionQuery
 from app.fhir.questionnaire import questionnaire
@@ -26,7 +27,6 @@ from app.http.body import is_json
 from app.http.language import Language, accept_language
 from app.http.problems import problem_responses
 from app.http.state import AppState, app_state, state_of
-from app.keys import Principal
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
 
 FHIR_MEDIA_TYPE = "application/fhir+json"

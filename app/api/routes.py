@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import services
-from app.api.auth import scoring_caller, secured
+from app.access.guard import scoring_caller, secured
 from app.api.batch import BatchEncoder, parse_batch
 from app.api.catalogue import instrument_detail, instrument_summary
 from app.catalogue.schemas import GuidanceCatalogue, InstrumentDetail, InstrumentList, ProblemType

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from app import webhooks
+from app.access.guard import caller, secured
+from app.access.keys import Principal
 from app.alerts.schemas import (
     RuptureAlert,
     WebhookCreate,
@@ -19,12 +21,10 @@ from app.alerts.schemas import (
     WebhookList,
     WebhookView,
 )
-from app.api.auth import caller, secured
 from app.http.body import json_request_body
 from app.http.problems import problem_responses
 from app.http.responses import json_response
 from app.http.state import AppState, app_state
-from app.keys import Principal
 
 router = APIRouter(tags=["webhooks"])
 State = Annotated[AppState, Depends(app_state)]

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import audit
+from app.access import audit
 from app.http.problems import failure_response
 from app.platform.db import Database
 from app.platform.logs import describe_error, request_id

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from app.access.keys import AuthenticationCache
+from app.access.limits import RateLimiter
+from app.access.tokens import TokenVerifier
 from app.egress import EgressPolicy
 from app.episodes import Records
-from app.http.limits import RateLimiter
 from app.instruments.registry import InstrumentRegistry
-from app.keys import AuthenticationCache
 from app.platform.db import Database
 from app.platform.settings import Settings
-from app.tokens import TokenVerifier
 
 
 @dataclass(frozen=True)

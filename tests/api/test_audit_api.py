@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from app import keys
+from app.access import keys
 from app.platform.db import Database
 from app.platform.tables import (
     LOCAL_ORGANIZATION_ID,

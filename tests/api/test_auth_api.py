@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from app import keys
+from app.access import keys
 from app.main import create_app
 from app.platform.db import Database
 from app.platform.settings import Settings

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from app import keys
+from app.access import keys
 from app.main import create_app
 from app.platform.db import Database
 from app.platform.settings import Settings

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from app import keys
+from app.access import keys
 from app.main import MIGRATIONS, app_factory, create_app
 from app.platform.db import Database, make_engine
 from app.platform.settings import Settings

@@ -16,7 +16,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from sqlalchemy import Engine, select
 
-from app import keys
+from app.access import keys
 from app.fhir.terms import SESSION_EXTENSION
 from app.guidance import load_catalogue
 from app.platform.db import Database

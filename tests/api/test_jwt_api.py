@@ -21,12 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from app.access.tokens import TokenVerifier
 from app.main import create_app
 from app.platform.db import Database
 from app.platform.errors import UnauthenticatedError
 from app.platform.settings import Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
-from app.tokens import TokenVerifier
 
 ISSUER = "https://ehr.example.org/auth"
 AUDIENCE = "bordin"

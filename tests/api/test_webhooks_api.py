@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app import keys
+from app.access import keys
 from app.dispatch import Dispatcher, RetryPolicy
 from app.main import create_app
 from app.platform.db import Database

@@ -9,13 +9,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app import audit, keys
+from app.access import audit, keys
+from app.access.guard import caller, secured
+from app.access.keys import Principal
 from app.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, AuditEventList
-from app.api.auth import caller, secured
 from app.http.problems import problem_responses
 from app.http.responses import json_response
 from app.http.state import AppState, app_state
-from app.keys import Principal
 
 router = APIRouter(tags=["api keys"])
 State = Annotated[AppState, Depends(app_state)]

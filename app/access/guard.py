@@ -20,9 +20,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
-from app import keys
+from app.access import keys
+from app.access.keys import Principal
 from app.http.state import state_of
-from app.keys import Principal
 from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 
 SCHEME = "apiKey"

@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 
-from app.keys import SCOPES, Principal
+from app.access.keys import SCOPES, Principal
 from app.platform import store
 from app.platform.db import Database
 from app.platform.errors import UnauthenticatedError
