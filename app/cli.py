@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.access import keys
-from app.dispatch import Dispatcher
+from app.alerts.dispatch import Dispatcher
 from app.instruments.registry import DefinitionLoadError, load_registry
 from app.platform.db import Database
 from app.platform.logs import configure_logging

@@ -20,8 +20,8 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import webhooks
 from app.access import audit
+from app.alerts import webhooks
 from app.core.alerts import flag_changes
 from app.core.ruptures import (
     ScaleStatistics,
@@ -500,7 +500,7 @@ def _reevaluate(
 ) -> list[Json]:
     """Evaluate the episode again and store its flags; returns them. Each flag raised,
     repaired, made unrepaired or withdrawn by this write is an alert, written to the webhook
-    outbox in this same transaction (`app.webhooks`)."""
+    outbox in this same transaction (`app.alerts.webhooks`)."""
     session.flush()
     before = [row.flag for row in store.episode_flags(session, records.organization_id, episode_id)]
     evaluation = _evaluate_episode(session, records, episode_id)

@@ -19,16 +19,16 @@ from app.access.routes import audit_router
 from app.access.routes import router as key_router
 from app.access.tokens import TokenVerifier
 from app.alerts import schemas as alerts_schemas
+from app.alerts.dispatch import BackgroundDispatcher, Dispatcher
+from app.alerts.egress import EgressPolicy, Resolve, system_resolve
+from app.alerts.routes import alerts as webhook_alerts
+from app.alerts.routes import router as webhook_router
 from app.alerts.schemas import RuptureAlert
 from app.api.episode_routes import router as episode_router
 from app.api.fhir_routes import FHIR_BODY_MODELS
 from app.api.fhir_routes import router as fhir_router
 from app.api.routes import BODY_MODELS, router, scoring_router
-from app.api.webhook_routes import alerts as webhook_alerts
-from app.api.webhook_routes import router as webhook_router
 from app.catalogue import schemas as catalogue_schemas
-from app.dispatch import BackgroundDispatcher, Dispatcher
-from app.egress import EgressPolicy, Resolve, system_resolve
 from app.episodes import Records
 from app.fhir import schemas as fhir_schemas
 from app.guidance import load_catalogue

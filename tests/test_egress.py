@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.egress import EgressPolicy, RefusedUrlError, parse_url, system_resolve
+from app.alerts.egress import EgressPolicy, RefusedUrlError, parse_url, system_resolve
 
 HOSTS = {
     "ehr.example.org": ["93.184.215.14"],

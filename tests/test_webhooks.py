@@ -9,7 +9,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app import webhooks
+from app.alerts import webhooks
 from app.core.alerts import ALERT_TYPES
 
 

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, update
 
 from app.access.keys import create_organization
-from app.egress import EgressPolicy, system_resolve
+from app.alerts.egress import EgressPolicy, system_resolve
 from app.platform.db import Database
 from app.platform.tables import WebhookEndpoint, WebhookEvent
 

@@ -9,7 +9,7 @@ from fastapi import Request
 from app.access.keys import AuthenticationCache
 from app.access.limits import RateLimiter
 from app.access.tokens import TokenVerifier
-from app.egress import EgressPolicy
+from app.alerts.egress import EgressPolicy
 from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from app.access import keys
-from app.dispatch import Dispatcher, RetryPolicy
+from app.alerts.dispatch import Dispatcher, RetryPolicy
 from app.main import create_app
 from app.platform.db import Database
 from app.platform.settings import Settings

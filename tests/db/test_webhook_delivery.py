@@ -24,11 +24,11 @@ from fhir.resources.R4B.flag import Flag
 from sqlalchemy import Engine, func, select, update
 from standardwebhooks.webhooks import Webhook
 
-from app import webhooks
+from app.alerts import webhooks
+from app.alerts.dispatch import Dispatcher, RetryPolicy
+from app.alerts.egress import EgressPolicy, system_resolve
 from app.alerts.schemas import RuptureAlert
 from app.core.alerts import FlagChange
-from app.dispatch import Dispatcher, RetryPolicy
-from app.egress import EgressPolicy, system_resolve
 from app.main import create_app
 from app.platform import store
 from app.platform.db import Database, make_engine

@@ -8,7 +8,7 @@ another dispatcher delivers the event again, with the same `webhook-id`: receive
 by it. Several processes on one PostgreSQL drain the outbox together without delivering an
 event twice otherwise: claims skip the rows another dispatcher has locked.
 
-Each attempt resolves and checks the URL's host again (`app.egress`) and connects to the
+Each attempt resolves and checks the URL's host again (`app.alerts.egress`) and connects to the
 address it checked. Whatever goes wrong with one attempt (a URL that became invalid, a host
 that now resolves to a refused address, any exception) fails that attempt with a coarse
 reason, which then follows the retry policy: it never stops the dispatcher, and an event
@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
-from app import webhooks
-from app.egress import EgressPolicy, RefusedUrlError
+from app.alerts import webhooks
+from app.alerts.egress import EgressPolicy, RefusedUrlError
 from app.platform import store
 from app.platform.db import Database
 from app.platform.settings import Settings

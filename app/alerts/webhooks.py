@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.alerts.egress import EgressPolicy, RefusedUrlError
 from app.core.alerts import ALERT_TYPES, FlagChange
-from app.egress import EgressPolicy, RefusedUrlError
 from app.fhir.observations import Context, flag_resource
 from app.guidance import Catalogue
 from app.instruments.registry import InstrumentRegistry
@@ -43,10 +43,11 @@ _SECRET_BYTES = 32
 
 
 def check_url(url: str, egress: EgressPolicy) -> str:
-    """The URL if alerts may be sent to it (`app.egress`: its form, and the addresses its host
-    resolves to now; they are resolved and checked again at each delivery). Credentials in
-    the URL are refused: the URL is listed back to every admin. An unresolvable host and a
-    refused one get the same answer, so that registering URLs maps no internal names."""
+    """The URL if alerts may be sent to it (`app.alerts.egress`: its form, and the addresses
+    its host resolves to now; they are resolved and checked again at each delivery).
+    Credentials in the URL are refused: the URL is listed back to every admin. An
+    unresolvable host and a refused one get the same answer, so that registering URLs maps
+    no internal names."""
     try:
         egress.destination(url)
     except RefusedUrlError as refused:

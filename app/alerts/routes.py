@@ -10,9 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app import webhooks
 from app.access.guard import caller, secured
 from app.access.keys import Principal
+from app.alerts import webhooks
 from app.alerts.schemas import (
     RuptureAlert,
     WebhookCreate,
