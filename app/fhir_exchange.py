@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app import episodes
-from app.episodes import RATERS, Json, NewAdministration, Records, check_rater
 from app.fhir.observations import Context, flag_resource, score_bundle
 from app.fhir.outcome import QuestionnaireResponseMismatchError
 from app.fhir.responses import ReadResponse, located_error, read_response
 from app.instruments.registry import InstrumentRegistry
 from app.platform.errors import EpisodeNotFoundError, ItemError
+from app.records import episodes
+from app.records.administrations import (
+    RATERS,
+    NewAdministration,
+    check_rater,
+    list_administrations,
+    record_administration,
+)
+from app.records.context import Json, Records
 
 
 def score_questionnaire_response(
@@ -118,7 +125,7 @@ def record_questionnaire_response(
         responses=read.responses,
         encounter_ref=encounter,
     )
-    status, body = episodes.record_administration(records, episode_id, new, idempotency_key)
+    status, body = record_administration(records, episode_id, new, idempotency_key)
     return Recorded(status, body, read)
 
 
@@ -150,7 +157,7 @@ def episode_flags_bundle(records: Records, episode_id: uuid.UUID, flags: list[Js
     administrations: dict[str, Json] = {}
     cursor: str | None = None
     while True:
-        page = episodes.list_administrations(records, episode_id, limit=200, cursor=cursor)
+        page = list_administrations(records, episode_id, limit=200, cursor=cursor)
         administrations.update((item["id"], item) for item in page["items"])
         cursor = page["next_cursor"]
         if cursor is None:

@@ -24,12 +24,10 @@ from app.alerts.egress import EgressPolicy, Resolve, system_resolve
 from app.alerts.routes import alerts as webhook_alerts
 from app.alerts.routes import router as webhook_router
 from app.alerts.schemas import RuptureAlert
-from app.api.episode_routes import router as episode_router
 from app.api.fhir_routes import FHIR_BODY_MODELS
 from app.api.fhir_routes import router as fhir_router
 from app.api.routes import BODY_MODELS, router, scoring_router
 from app.catalogue import schemas as catalogue_schemas
-from app.episodes import Records
 from app.fhir import schemas as fhir_schemas
 from app.guidance import load_catalogue
 from app.health import schemas as health_schemas
@@ -46,6 +44,8 @@ from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
 from app.records import schemas as records_schemas
+from app.records.context import Records
+from app.records.routes import router as episode_router
 from app.scoring import schemas as scoring_schemas
 
 MIGRATIONS = PROJECT_ROOT / "migrations"

@@ -10,10 +10,9 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from app import episodes, fhir_exchange
+from app import fhir_exchange
 from app.access.guard import caller, scoring_caller, secured
 from app.access.keys import Principal
-from app.api.episode_routes import IdempotencyKey, records_of, with_guidance
 from app.api.routes import VersionQuery
 from app.fhir.questionnaire import questionnaire
 from app.fhir.schemas import (
@@ -28,6 +27,8 @@ from app.http.language import Language, accept_language
 from app.http.problems import problem_responses
 from app.http.state import AppState, app_state, state_of
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
+from app.records import evaluation
+from app.records.routes import IdempotencyKey, records_of, with_guidance
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
@@ -174,7 +175,7 @@ def list_episode_fhir_flags(
     Flags (`inactive` once repaired, the repair's time as `period.end`), each with its repair
     guidance as text in the language of `Accept-Language`."""
     records = records_of(state, principal)
-    ruptures = with_guidance(episodes.episode_ruptures(records, episode_id), "items", state, lang)
+    ruptures = with_guidance(evaluation.episode_ruptures(records, episode_id), "items", state, lang)
     bundle = fhir_exchange.episode_flags_bundle(records, episode_id, ruptures["items"])
     return FhirResponse(bundle, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 

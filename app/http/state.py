@@ -10,10 +10,10 @@ from app.access.keys import AuthenticationCache
 from app.access.limits import RateLimiter
 from app.access.tokens import TokenVerifier
 from app.alerts.egress import EgressPolicy
-from app.episodes import Records
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database
 from app.platform.settings import Settings
+from app.records.context import Records
 
 
 @dataclass(frozen=True)

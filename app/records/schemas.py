@@ -7,11 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import (
-    AwareDatetime,
-    Field,
-    JsonValue,
-)
+from pydantic import AwareDatetime, Field, JsonValue
 from typing_extensions import TypeAliasType
 
 from app.catalogue.schemas import GuidanceView

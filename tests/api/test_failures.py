@@ -119,7 +119,7 @@ def test_an_unexpected_error_is_a_500_problem_from_the_request_layer_on_a_kept_c
     assert line["request_id"] == "failing-request-1"
     assert (line["level"], line["status"], line["route"]) == ("ERROR", 500, "/v1/episodes")
     assert line["error_type"].startswith("sqlalchemy.exc.")
-    assert line["error_at"].startswith("app.episodes:create_episode:")
+    assert line["error_at"].startswith("app.records.episodes:create_episode:")
     assert MARKER not in logged
 
 

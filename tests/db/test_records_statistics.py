@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from app.episodes import NewAdministration, Records, create_episode, record_administration
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database
 from app.platform.tables import LOCAL_ORGANIZATION_ID
+from app.records.administrations import NewAdministration, record_administration
+from app.records.context import Records
+from app.records.episodes import create_episode
 
 
 class Clock:

@@ -8,17 +8,18 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
-from app import episodes
 from app.access import audit
 from app.access.guard import caller, secured
 from app.access.keys import Principal
-from app.api.charts import trajectory_svg
 from app.http.language import Language, accept_language
 from app.http.problems import problem_responses
 from app.http.responses import json_response, localized
 from app.http.schemas import Text
 from app.http.state import AppState, app_state
 from app.platform.logs import request_id
+from app.records import administrations, episodes, evaluation
+from app.records.charts import trajectory_svg
+from app.records.context import Records
 from app.records.schemas import (
     AdministrationAcknowledgement,
     AdministrationCorrection,
@@ -157,10 +158,10 @@ def record_administration(
     A session already recorded for this instrument and rater is a 409. A key without the
     `records:read` scope (`submit`, or `records:write` alone) gets an acknowledgement and
     nothing of the content back."""
-    new = episodes.NewAdministration(
+    new = administrations.NewAdministration(
         **body.model_dump(exclude={"responses"}), responses=body.responses
     )
-    status, recorded = episodes.record_administration(
+    status, recorded = administrations.record_administration(
         records_of(state, principal), episode_id, new, idempotency_key
     )
     answer = acknowledged(recorded, principal)
@@ -179,7 +180,7 @@ def list_administrations(
 ) -> Response:
     """The episode's administrations in their current state, by session, with their history."""
     records = records_of(state, principal)
-    page = episodes.list_administrations(records, episode_id, limit=limit, cursor=cursor)
+    page = administrations.list_administrations(records, episode_id, limit=limit, cursor=cursor)
     return json_response(page)
 
 
@@ -200,7 +201,7 @@ def correct_administration(
 ) -> Response:
     """Record corrected answers; the original stays in the history and the series is
     evaluated again. A key without `records:read` gets an acknowledgement back."""
-    corrected = episodes.correct_administration(
+    corrected = administrations.correct_administration(
         records_of(state, principal),
         episode_id,
         administration_id,
@@ -228,7 +229,7 @@ def withdraw_administration(
     """Withdraw an administration (it stays in the history); the series is evaluated again.
     `ruptures` is empty: a withdrawn administration raises no flag. A key without
     `records:read` gets an acknowledgement back."""
-    withdrawn = episodes.withdraw_administration(
+    withdrawn = administrations.withdraw_administration(
         records_of(state, principal), episode_id, administration_id, reason=body.reason
     )
     return json_response(acknowledged(withdrawn, principal))
@@ -252,7 +253,7 @@ def get_trajectory(
     """One series: scale scores by session, its flags with repair state, and the rules it
     could not evaluate yet."""
     records = records_of(state, principal)
-    series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
+    series = evaluation.trajectory(records, episode_id, instrument=instrument, rater=rater)
     return localized(with_guidance(series, "ruptures", state, lang), lang)
 
 
@@ -280,7 +281,7 @@ def get_trajectory_chart(
     """The trajectory as a chart clinicians can look at: each scale's POMP by session, the
     cut-off's alert band, rupture flags marked and joined to the session that repaired them."""
     records = records_of(state, principal)
-    series = episodes.trajectory(records, episode_id, instrument=instrument, rater=rater)
+    series = evaluation.trajectory(records, episode_id, instrument=instrument, rater=rater)
     chart = trajectory_svg(series, state.registry.get(instrument).definition, lang)
     return Response(chart, media_type="image/svg+xml", headers={"Content-Language": lang})
 
@@ -296,7 +297,7 @@ def list_episode_ruptures(
     episode_id: UUID, state: State, principal: Reader, lang: Lang
 ) -> Response:
     """Every rupture flag of the episode, in its current state, with its repair guidance."""
-    ruptures = episodes.episode_ruptures(records_of(state, principal), episode_id)
+    ruptures = evaluation.episode_ruptures(records_of(state, principal), episode_id)
     return localized(with_guidance(ruptures, "items", state, lang), lang)
 
 
@@ -312,7 +313,7 @@ def get_instrument_statistics(instrument_id: str, state: State, principal: Reade
     """The organisation's own count, mean, SD and Cronbach's alpha per scale: what the
     rupture rules use where the definition declares no norm."""
     records = records_of(state, principal)
-    return json_response(episodes.instrument_statistics(records, instrument_id))
+    return json_response(evaluation.instrument_statistics(records, instrument_id))
 
 
 def with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) -> dict[str, Any]:
@@ -335,7 +336,7 @@ def acknowledged(administration: dict[str, Any], principal: Principal) -> dict[s
     return {key: administration[key] for key in ACKNOWLEDGED}
 
 
-def records_of(state: AppState, principal: Principal) -> episodes.Records:
+def records_of(state: AppState, principal: Principal) -> Records:
     """The records the caller's organisation owns; its writes audit themselves as the caller."""
     caller = audit.Caller(
         principal.key_id, request_id.get() or "", principal.jwt_issuer, principal.jwt_subject
