@@ -24,11 +24,11 @@ from app.alerts.egress import EgressPolicy, Resolve, system_resolve
 from app.alerts.routes import alerts as webhook_alerts
 from app.alerts.routes import router as webhook_router
 from app.alerts.schemas import RuptureAlert
-from app.api.fhir_routes import FHIR_BODY_MODELS
-from app.api.fhir_routes import router as fhir_router
 from app.api.routes import BODY_MODELS, router, scoring_router
 from app.catalogue import schemas as catalogue_schemas
 from app.fhir import schemas as fhir_schemas
+from app.fhir.routes import FHIR_BODY_MODELS
+from app.fhir.routes import router as fhir_router
 from app.guidance import load_catalogue
 from app.health import schemas as health_schemas
 from app.http import schemas as http_schemas

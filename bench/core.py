@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from app.fhir.exchange import score_questionnaire_response
 from app.fhir.terms import questionnaire_url
-from app.fhir_exchange import score_questionnaire_response
 from app.instruments.registry import load_registry
 from app.platform.settings import Settings
 

@@ -10,10 +10,10 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from app import fhir_exchange
 from app.access.guard import caller, scoring_caller, secured
 from app.access.keys import Principal
 from app.api.routes import VersionQuery
+from app.fhir import exchange
 from app.fhir.questionnaire import questionnaire
 from app.fhir.schemas import (
     FhirBundle,
@@ -106,7 +106,7 @@ async def score_questionnaire_response(request: Request) -> Response:
     await scoring_caller(request)
     resource = _resource(await request.body(), request.headers.get("content-type"))
     registry = state_of(request).registry
-    bundle = fhir_exchange.score_questionnaire_response(registry, resource, datetime.now(UTC))
+    bundle = exchange.score_questionnaire_response(registry, resource, datetime.now(UTC))
     return FhirResponse(bundle)
 
 
@@ -137,7 +137,7 @@ def record_questionnaire_response(
     resource = _resource(request_body, request.headers.get("content-type"))
     records = records_of(state, principal)
     reads = "records:read" in principal.scopes
-    recorded = fhir_exchange.record_questionnaire_response(
+    recorded = exchange.record_questionnaire_response(
         records, episode_id, resource, idempotency_key, caller_reads_records=reads
     )
     administration = recorded.administration
@@ -151,7 +151,7 @@ def record_questionnaire_response(
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": minimal}]}
         return FhirResponse(bundle, status_code=recorded.status)
     flags = with_guidance(administration, "ruptures", state, lang)["ruptures"]
-    bundle = fhir_exchange.recorded_bundle(recorded, resource, flags)
+    bundle = exchange.recorded_bundle(recorded, resource, flags)
     return FhirResponse(bundle, status_code=recorded.status)
 
 
@@ -176,7 +176,7 @@ def list_episode_fhir_flags(
     guidance as text in the language of `Accept-Language`."""
     records = records_of(state, principal)
     ruptures = with_guidance(evaluation.episode_ruptures(records, episode_id), "items", state, lang)
-    bundle = fhir_exchange.episode_flags_bundle(records, episode_id, ruptures["items"])
+    bundle = exchange.episode_flags_bundle(records, episode_id, ruptures["items"])
     return FhirResponse(bundle, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
 
