@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
-from app import services
 from app.access import schemas as access_schemas
 from app.access.guard import add_security_scheme
 from app.access.keys import AuthenticationCache
@@ -24,13 +23,15 @@ from app.alerts.egress import EgressPolicy, Resolve, system_resolve
 from app.alerts.routes import alerts as webhook_alerts
 from app.alerts.routes import router as webhook_router
 from app.alerts.schemas import RuptureAlert
-from app.api.routes import BODY_MODELS, router, scoring_router
 from app.catalogue import schemas as catalogue_schemas
+from app.catalogue.definitions import register_definitions
+from app.catalogue.guidance import load_catalogue
+from app.catalogue.routes import router as catalogue_router
 from app.fhir import schemas as fhir_schemas
 from app.fhir.routes import FHIR_BODY_MODELS
 from app.fhir.routes import router as fhir_router
-from app.guidance import load_catalogue
 from app.health import schemas as health_schemas
+from app.health.routes import router as health_router
 from app.http import schemas as http_schemas
 from app.http.body import add_body_schemas
 from app.http.context import RequestContext, database_auditor
@@ -47,6 +48,8 @@ from app.records import schemas as records_schemas
 from app.records.context import Records
 from app.records.routes import router as episode_router
 from app.scoring import schemas as scoring_schemas
+from app.scoring.routes import BODY_MODELS
+from app.scoring.routes import router as scoring_router
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 # The wire schemas of every part, as the OpenAPI document names them.
@@ -104,7 +107,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            services.register_definitions(database, registry, datetime.now(UTC))
+            register_definitions(database, registry, datetime.now(UTC))
         except DBAPIError as error:
             raise RuntimeError(
                 "the database does not answer or is not migrated"
@@ -138,7 +141,8 @@ def create_app(
         # layer of route matching to every request (measured with bench/).
         routes=[
             *scoring_router.routes,
-            *router.routes,
+            *health_router.routes,
+            *catalogue_router.routes,
             *episode_router.routes,
             *fhir_router.routes,
             *key_router.routes,

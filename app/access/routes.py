@@ -15,10 +15,9 @@ from app.access.keys import Principal
 from app.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, AuditEventList
 from app.http.problems import problem_responses
 from app.http.responses import json_response
-from app.http.state import AppState, app_state
+from app.http.state import State
 
 router = APIRouter(tags=["api keys"])
-State = Annotated[AppState, Depends(app_state)]
 Admin = Annotated[Principal, Depends(caller("admin"))]
 
 

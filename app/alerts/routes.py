@@ -24,10 +24,9 @@ from app.alerts.schemas import (
 from app.http.body import json_request_body
 from app.http.problems import problem_responses
 from app.http.responses import json_response
-from app.http.state import AppState, app_state
+from app.http.state import State
 
 router = APIRouter(tags=["webhooks"])
-State = Annotated[AppState, Depends(app_state)]
 Admin = Annotated[Principal, Depends(caller("admin"))]
 
 

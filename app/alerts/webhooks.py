@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.alerts.egress import EgressPolicy, RefusedUrlError
+from app.catalogue.guidance import Catalogue
 from app.core.alerts import ALERT_TYPES, FlagChange
 from app.fhir.observations import Context, flag_resource
-from app.guidance import Catalogue
 from app.instruments.registry import InstrumentRegistry
 from app.platform import store
 from app.platform.cursors import decode_time_cursor, encode_time_cursor

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.access.guard import caller, scoring_caller, secured
 from app.access.keys import Principal
-from app.api.routes import VersionQuery
+from app.catalogue.routes import VersionQuery
 from app.fhir import exchange
 from app.fhir.questionnaire import questionnaire
 from app.fhir.schemas import (
@@ -23,9 +23,9 @@ from app.fhir.schemas import (
 )
 from app.fhir.terms import code_system
 from app.http.body import is_json
-from app.http.language import Language, accept_language
+from app.http.language import Lang
 from app.http.problems import problem_responses
-from app.http.state import AppState, app_state, state_of
+from app.http.state import State, state_of
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
 from app.records import evaluation
 from app.records.routes import IdempotencyKey, records_of, with_guidance
@@ -33,8 +33,6 @@ from app.records.routes import IdempotencyKey, records_of, with_guidance
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
 router = APIRouter(tags=["fhir"])
-State = Annotated[AppState, Depends(app_state)]
-Lang = Annotated[Language, Depends(accept_language)]
 Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
 Reader = Annotated[Principal, Depends(caller("records:read"))]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Header
+from fastapi import Depends, Header
 
 Language = Literal["en", "fr"]
 SUPPORTED: tuple[Language, ...] = ("en", "fr")
@@ -41,3 +41,7 @@ async def accept_language(
     ] = None,
 ) -> Language:
     return negotiate(accept_language)
+
+
+# A route's parameter: the caller's language.
+Lang = Annotated[Language, Depends(accept_language)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from app.access.keys import AuthenticationCache
 from app.access.limits import RateLimiter
@@ -39,3 +40,7 @@ def state_of(request: Request) -> AppState:
 async def app_state(request: Request) -> AppState:
     """The dependency form of `state_of` (async, so FastAPI runs it without a thread)."""
     return state_of(request)
+
+
+# A route's parameter: the application's state.
+State = Annotated[AppState, Depends(app_state)]

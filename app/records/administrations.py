@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.catalogue.definitions import definition_row
 from app.instruments.definition import InstrumentDefinition, Respondent
 from app.platform import store
 from app.platform.cursors import decode_cursor, encode_cursor
@@ -35,7 +36,6 @@ from app.platform.tables import Administration, AdministrationRevision, Idempote
 from app.records.context import Json, Records, audit_write, existing_episode
 from app.records.evaluation import reevaluate
 from app.records.views import administration_view
-from app.services import definition_row
 
 
 @dataclass(frozen=True)

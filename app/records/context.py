@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.access import audit
+from app.catalogue.guidance import Catalogue
 from app.core.ruptures import ScaleStatistics
-from app.guidance import Catalogue
 from app.instruments.registry import InstrumentRegistry
 from app.platform import store
 from app.platform.db import Database

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.alerts import webhooks
+from app.catalogue.guidance import flag_state
 from app.core.alerts import flag_changes
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures, organisation_statistics
 from app.core.statistics import scale_summaries
-from app.guidance import flag_state
 from app.instruments.definition import (
     InstrumentDefinition,
     RaterDiscrepancyRule,

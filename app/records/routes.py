@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from app.access import audit
 from app.access.guard import caller, secured
 from app.access.keys import Principal
-from app.http.language import Language, accept_language
+from app.http.language import Lang
 from app.http.problems import problem_responses
 from app.http.responses import json_response, localized
 from app.http.schemas import Text
-from app.http.state import AppState, app_state
+from app.http.state import AppState, State
 from app.platform.logs import request_id
 from app.records import administrations, episodes, evaluation
 from app.records.charts import trajectory_svg
@@ -41,8 +41,6 @@ router = APIRouter(tags=["episodes"])
 # What a key that may not read records (`submit`, or `records:write` alone) sees of an
 # administration it recorded, corrected or withdrew.
 ACKNOWLEDGED = ("id", "episode_id", "instrument", "rater", "session", "status")
-State = Annotated[AppState, Depends(app_state)]
-Lang = Annotated[Language, Depends(accept_language)]
 Reader = Annotated[Principal, Depends(caller("records:read"))]
 Writer = Annotated[Principal, Depends(caller("records:write"))]
 Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.api.batch import BatchEncoder, parse_batch
 from app.http.body import parse_json
 from app.http.problems import domain_problem
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.platform.errors import InvalidRequestError, InvalidResponsesError, MalformedJsonError
+from app.scoring.batch import BatchEncoder, parse_batch
 from app.scoring.schemas import BatchScoreRequest
 from tests.conftest import INSTRUMENTS
 

@@ -17,8 +17,8 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from sqlalchemy import Engine, select
 
 from app.access import keys
+from app.catalogue.guidance import load_catalogue
 from app.fhir.terms import SESSION_EXTENSION
-from app.guidance import load_catalogue
 from app.platform.db import Database
 from app.platform.settings import Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID, Administration, AdministrationRevision

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.catalogue.guidance import SOURCE_KINDS
 from app.catalogue.schemas import GuidanceCatalogue
-from app.guidance import SOURCE_KINDS
 
 BOND_ITEMS = ("3", "5", "7", "9")
 

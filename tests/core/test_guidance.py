@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.guidance import SOURCE_KINDS, Catalogue, load_catalogue
+from app.catalogue.guidance import SOURCE_KINDS, Catalogue, load_catalogue
 from app.instruments.registry import DefinitionLoadError
 from app.platform.settings import Settings
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from app import services
+from app.catalogue import definitions
 from app.instruments.registry import InstrumentRegistry
 from app.platform import store
 from app.platform.db import Database
@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
 def _row(registry: InstrumentRegistry, instrument_id: str) -> dict[str, object]:
-    return services.definition_row(registry.get(instrument_id), NOW)
+    return definitions.definition_row(registry.get(instrument_id), NOW)
 
 
 def test_a_definition_is_stored_once_however_often_it_is_inserted(
@@ -43,8 +43,8 @@ def test_start_up_registers_every_loaded_definition(
     engine: Engine, registry: InstrumentRegistry
 ) -> None:
     database = Database(engine)
-    services.register_definitions(database, registry, NOW)
-    services.register_definitions(database, registry, NOW)  # a second process starting
+    definitions.register_definitions(database, registry, NOW)
+    definitions.register_definitions(database, registry, NOW)  # a second process starting
     with database.session() as session:
         for loaded in registry:
             assert store.stored_hashes(session, loaded.id, loaded.version) == [
@@ -62,7 +62,7 @@ def test_a_definition_changed_without_a_new_version_is_logged(
         session.commit()
     try:
         with caplog.at_level(logging.WARNING, logger="bordin.services"):
-            services.register_definitions(database, registry, NOW)
+            definitions.register_definitions(database, registry, NOW)
         assert "instrument cgi-i 1.0.0 changed since it was first registered" in caplog.text
     finally:
         with database.session() as session:
