@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
 from app.access import schemas as access_schemas
-from app.access.guard import add_security_scheme
+from app.access.guard import check_declared, document_access
 from app.access.keys import AuthenticationCache
 from app.access.limits import RateLimiter
 from app.access.routes import audit_router
@@ -150,10 +150,11 @@ def create_app(
             *webhook_router.routes,
         ],
     )
+    check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
-    add_security_scheme(app)
+    document_access(app)
     declare_failures(app)
     keep_examples(app, WIRE_SCHEMAS)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

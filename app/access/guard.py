@@ -1,8 +1,20 @@
-"""Who is calling: API-key authentication and scope checks, as route dependencies.
+"""Who may call a route: every route says it one way, with a dependency of this module.
+
+- `Depends(public)`: anyone; no credentials are read, so none are refused (the catalogue,
+  problem types, the health probes).
+- `Depends(caller(scope, ...))`: an API key or JWT of an organisation that holds one of the
+  scopes; the dependency's value is the caller (`Principal`).
+
+The same declaration writes the operation's `security` into the OpenAPI document
+(`document_access`), so that what a route declares and what it enforces cannot part, and
+`create_app` refuses to start with a route that declares nothing, or more than once
+(`check_declared`).
 
 Routes with patient data look the key up on every request (a revoked key is refused at
-once). Stateless scoring, which touches no patient data, may reuse an authentication for
-`AUTH_CACHE_SECONDS` so that it pays for no database round trip or thread on most requests.
+once). Stateless scoring, which touches no patient data, declares
+`caller("scores", reuse_recent=True)`: an authentication is reused for
+`AUTH_CACHE_SECONDS`, so that most of its requests pay for no database round trip and no
+thread (the fast path is this option of the one mechanism, not a second one).
 
 Two rate limits: per client address before authentication, counting the requests whose
 credentials were refused (so that guessing keys, or flooding the key lookup with unknown
@@ -13,11 +25,11 @@ ASGI server's (behind a proxy, let the server put the real client there, e.g. uv
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from app.access import keys
@@ -28,38 +40,68 @@ from app.platform.errors import ForbiddenError, RateLimitedError, Unauthenticate
 SCHEME = "apiKey"
 
 
-def caller(*scopes: str) -> Callable[[Request], Principal]:
-    """A dependency: the caller, who must hold one of `scopes` (looked up on every request)."""
+async def public() -> None:
+    """Anyone may call the route: no credentials are read."""
 
-    def dependency(request: Request) -> Principal:
-        principal = _authenticate(request, request.headers.get("authorization"))
-        _check(request, principal, scopes)
+
+class CallerGuard:
+    """The dependency `caller(...)` makes: the authenticated caller, who must hold one of
+    `scopes` (401 without valid credentials, 403 without the scope, 429 past a rate)."""
+
+    def __init__(self, scopes: tuple[str, ...], *, reuse_recent: bool) -> None:
+        if not scopes:
+            raise ValueError("a caller holds at least one scope; a route open to all is public")
+        self.scopes = scopes
+        self.reuse_recent = reuse_recent
+
+    async def __call__(self, request: Request) -> Principal:
+        state = state_of(request)
+        header = request.headers.get("authorization")
+        principal = state.auth_cache.get(header) if self.reuse_recent and header else None
+        if principal is None:
+            principal = await run_in_threadpool(_authenticate, request, header)
+            if self.reuse_recent:
+                state.auth_cache.put(header or "", principal)
+        _check(request, principal, self.scopes)
         return principal
 
-    return dependency
+    def __repr__(self) -> str:
+        return f"caller{self.scopes!r}"
 
 
-async def scoring_caller(request: Request) -> Principal:
-    """The caller of a stateless scoring route, who must hold `scores`. Called in the route
-    itself, not as a dependency: scoring is the hot path, and a recent authentication is
-    reused (`AuthenticationCache`) so that most requests touch neither database nor thread."""
-    state = state_of(request)
-    header = request.headers.get("authorization")
-    principal = state.auth_cache.get(header) if header else None
-    if principal is None:
-        principal = await run_in_threadpool(_authenticate, request, header)
-        state.auth_cache.put(header or "", principal)
-    _check(request, principal, ("scores",))
-    return principal
+def caller(*scopes: str, reuse_recent: bool = False) -> CallerGuard:
+    """Only a caller holding one of `scopes`, looked up on every request unless
+    `reuse_recent` (for routes without patient data only: stateless scoring)."""
+    return CallerGuard(scopes, reuse_recent=reuse_recent)
 
 
-def secured(*scopes: str) -> dict[str, Any]:
-    """`openapi_extra` of a route that needs a key with one of `scopes`."""
-    return {"security": [{SCHEME: list(scopes)}]}
+def declared_access(route: APIRoute) -> tuple[str, ...]:
+    """The scopes a route declares, one of which opens it; () for a public route. A
+    ValueError unless the route declares its access exactly once."""
+    declared = [
+        dependency.call
+        for dependency in route.dependant.dependencies
+        if dependency.call is public or isinstance(dependency.call, CallerGuard)
+    ]
+    if len(declared) != 1:
+        raise ValueError(
+            f"{route.path} ({route.name}) must declare who may call it once, with"
+            f" Depends(public) or Depends(caller(...)); it declares it {len(declared)} times"
+        )
+    (access,) = declared
+    return access.scopes if isinstance(access, CallerGuard) else ()
 
 
-def add_security_scheme(app: FastAPI) -> None:
-    """Declare the bearer API key in the OpenAPI document, for generated clients."""
+def check_declared(app: FastAPI) -> None:
+    """Refuse an app with a route that does not say who may call it (fail fast, at start-up)."""
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            declared_access(route)
+
+
+def document_access(app: FastAPI) -> None:
+    """Declare the bearer scheme in the OpenAPI document, and on each operation the scopes
+    its route declares (none on a public one), for generated clients."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -73,6 +115,15 @@ def add_security_scheme(app: FastAPI) -> None:
             "description": "`Authorization: Bearer bordin_…`: an API key of the caller's"
             " organisation. Scopes: scores, records:read, records:write, submit, admin.",
         }
+        for route in app.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            scopes = declared_access(route)
+            if not scopes:
+                continue
+            for method in route.methods or ():
+                operation = document["paths"][route.path_format][method.lower()]
+                operation["security"] = [{SCHEME: list(scopes)}]
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from app.access.guard import public
 from app.catalogue.instruments import instrument_detail, instrument_summary
 from app.catalogue.schemas import GuidanceCatalogue, InstrumentDetail, InstrumentList, ProblemType
 from app.http.language import Lang
@@ -28,6 +29,7 @@ VersionQuery = Annotated[Text | None, Query(description="A loaded version; lates
     tags=["problems"],
     response_model=ProblemType,
     responses=problem_responses(404, 422),
+    dependencies=[Depends(public)],
 )
 async def get_problem_type(code: str) -> Response:
     """What a problem `type` means: each problem's `type` is `/problems/{code}`."""
@@ -46,6 +48,7 @@ async def get_problem_type(code: str) -> Response:
     tags=["guidance"],
     response_model=GuidanceCatalogue,
     responses=problem_responses(422),
+    dependencies=[Depends(public)],
 )
 async def list_guidance(state: State, lang: Lang) -> Response:
     """The repair guidance catalogue, for front-ends that show it on their own, with the kinds
@@ -69,6 +72,7 @@ async def list_guidance(state: State, lang: Lang) -> Response:
     tags=["instruments"],
     response_model=InstrumentList,
     responses=problem_responses(422),
+    dependencies=[Depends(public)],
 )
 async def list_instruments(state: State, lang: Lang) -> Response:
     """The latest version of every instrument."""
@@ -83,6 +87,7 @@ async def list_instruments(state: State, lang: Lang) -> Response:
     tags=["instruments"],
     response_model=InstrumentDetail,
     responses=problem_responses(404, 422),
+    dependencies=[Depends(public)],
 )
 async def get_instrument(
     instrument_id: str,

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.access.guard import caller, scoring_caller, secured
+from app.access.guard import caller, public
 from app.access.keys import Principal
 from app.catalogue.routes import VersionQuery
 from app.fhir import exchange
@@ -29,6 +29,7 @@ from app.http.state import State, state_of
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
 from app.records import evaluation
 from app.records.routes import IdempotencyKey, records_of, with_guidance
+from app.scoring.routes import SCORING_CALLER
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
@@ -64,6 +65,7 @@ def fhir_body(model: type[FhirQuestionnaireResponse]) -> dict[str, Any]:
     response_model=FhirQuestionnaire,
     response_class=FhirResponse,
     responses=problem_responses(404, 422),
+    dependencies=[Depends(public)],
 )
 async def get_questionnaire(
     instrument_id: str,
@@ -82,6 +84,7 @@ async def get_questionnaire(
     response_model=FhirCodeSystem,
     response_class=FhirResponse,
     responses=problem_responses(422),
+    dependencies=[Depends(public)],
 )
 async def get_code_system(state: State) -> Response:
     """Bordin's FHIR CodeSystem: the codes of the Observations and Flags it writes."""
@@ -95,13 +98,13 @@ async def get_code_system(state: State) -> Response:
     response_model=FhirBundle,
     response_class=FhirResponse,
     responses=problem_responses(400, 401, 403, 413, 415, 422),
-    openapi_extra={**fhir_body(FhirQuestionnaireResponse), **secured("scores")},
+    openapi_extra=fhir_body(FhirQuestionnaireResponse),
+    dependencies=[SCORING_CALLER],
 )
 async def score_questionnaire_response(request: Request) -> Response:
     """Score a QuestionnaireResponse: a Bundle of one Observation per scale, derived from it.
     Nothing is stored. A response that does not match its Questionnaire is a 422 problem
     whose `issue` is an OperationOutcome's."""
-    await scoring_caller(request)
     resource = _resource(await request.body(), request.headers.get("content-type"))
     registry = state_of(request).registry
     bundle = exchange.score_questionnaire_response(registry, resource, datetime.now(UTC))
@@ -116,7 +119,7 @@ async def score_questionnaire_response(request: Request) -> Response:
     response_model=FhirBundle,
     response_class=FhirResponse,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
-    openapi_extra={**fhir_body(FhirQuestionnaireResponse), **secured("records:write", "submit")},
+    openapi_extra=fhir_body(FhirQuestionnaireResponse),
 )
 def record_questionnaire_response(
     episode_id: UUID,
@@ -164,7 +167,6 @@ FHIR_BODY_MODELS = (FhirQuestionnaireResponse,)
     response_model=FhirBundle,
     response_class=FhirResponse,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("records:read"),
 )
 def list_episode_fhir_flags(
     episode_id: UUID, state: State, principal: Reader, lang: Lang

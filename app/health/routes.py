@@ -3,9 +3,10 @@ is migrated)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from app.access.guard import public
 from app.health.readiness import check_readiness
 from app.health.schemas import Health, Liveness
 from app.http.problems import problem_responses
@@ -20,6 +21,7 @@ router = APIRouter()
     operation_id="getLiveness",
     tags=["health"],
     response_model=Liveness,
+    dependencies=[Depends(public)],
 )
 async def get_liveness() -> Response:
     """Liveness: the process answers (nothing else is checked, the database least of all:
@@ -34,6 +36,7 @@ async def get_liveness() -> Response:
     response_model=Health,
     responses=problem_responses(503),
     description="Readiness, as `/health/ready` (kept for the probes that call this path).",
+    dependencies=[Depends(public)],
 )
 @router.get(
     "/health/ready",
@@ -41,6 +44,7 @@ async def get_liveness() -> Response:
     tags=["health"],
     response_model=Health,
     responses=problem_responses(503),
+    dependencies=[Depends(public)],
 )
 def get_readiness(state: State) -> Response:
     """Readiness: 200 when the database answers and is migrated to the revision this version

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from app.access import audit
-from app.access.guard import caller, secured
+from app.access.guard import caller
 from app.access.keys import Principal
 from app.http.language import Lang
 from app.http.problems import problem_responses
@@ -62,7 +62,6 @@ IdempotencyKey = Annotated[
     status_code=201,
     response_model=EpisodeView,
     responses=problem_responses(400, 401, 403, 413, 422),
-    openapi_extra=secured("records:write"),
 )
 def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Response:
     """Open an episode of care. Patient and clinician are the caller's opaque references."""
@@ -75,7 +74,6 @@ def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Resp
     operation_id="listEpisodes",
     response_model=EpisodeList,
     responses=problem_responses(401, 403, 422),
-    openapi_extra=secured("records:read"),
 )
 def list_episodes(
     state: State,
@@ -97,7 +95,6 @@ def list_episodes(
     status_code=204,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("admin"),
 )
 def erase_episode(episode_id: UUID, state: State, principal: Admin) -> Response:
     """Right to erasure: the episode and everything recorded in it are deleted for good.
@@ -111,7 +108,6 @@ def erase_episode(episode_id: UUID, state: State, principal: Admin) -> Response:
     operation_id="getEpisode",
     response_model=EpisodeView,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("records:read"),
 )
 def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
     return json_response(episodes.get_episode(records_of(state, principal), episode_id))
@@ -122,7 +118,6 @@ def get_episode(episode_id: UUID, state: State, principal: Reader) -> Response:
     operation_id="closeEpisode",
     response_model=EpisodeView,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
-    openapi_extra=secured("records:write"),
 )
 def close_episode(
     episode_id: UUID, body: EpisodeClosure, state: State, principal: Writer
@@ -142,7 +137,6 @@ def close_episode(
     status_code=201,
     response_model=AdministrationRecorded | AdministrationAcknowledgement,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
-    openapi_extra=secured("records:write", "submit"),
 )
 def record_administration(
     episode_id: UUID,
@@ -171,7 +165,6 @@ def record_administration(
     operation_id="listAdministrations",
     response_model=AdministrationList,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("records:read"),
 )
 def list_administrations(
     episode_id: UUID, state: State, principal: Reader, limit: Limit = 50, cursor: Cursor = None
@@ -187,7 +180,6 @@ def list_administrations(
     operation_id="correctAdministration",
     response_model=AdministrationRecorded | AdministrationAcknowledgement,
     responses=problem_responses(400, 401, 403, 404, 413, 422),
-    openapi_extra=secured("records:write"),
 )
 def correct_administration(
     episode_id: UUID,
@@ -215,7 +207,6 @@ def correct_administration(
     operation_id="withdrawAdministration",
     response_model=AdministrationRecorded | AdministrationAcknowledgement,
     responses=problem_responses(401, 403, 404, 409, 422),
-    openapi_extra=secured("records:write"),
 )
 def withdraw_administration(
     episode_id: UUID,
@@ -238,7 +229,6 @@ def withdraw_administration(
     operation_id="getTrajectory",
     response_model=Trajectory,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("records:read"),
 )
 def get_trajectory(
     episode_id: UUID,
@@ -266,7 +256,6 @@ def get_trajectory(
         },
         **problem_responses(401, 403, 404, 422),
     },
-    openapi_extra=secured("records:read"),
 )
 def get_trajectory_chart(
     episode_id: UUID,
@@ -289,7 +278,6 @@ def get_trajectory_chart(
     operation_id="listEpisodeRuptures",
     response_model=EpisodeRuptures,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("records:read"),
 )
 def list_episode_ruptures(
     episode_id: UUID, state: State, principal: Reader, lang: Lang
@@ -305,7 +293,6 @@ def list_episode_ruptures(
     tags=["instruments"],
     response_model=InstrumentStatistics,
     responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=secured("records:read"),
 )
 def get_instrument_statistics(instrument_id: str, state: State, principal: Reader) -> Response:
     """The organisation's own count, mean, SD and Cronbach's alpha per scale: what the

@@ -7,10 +7,10 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.access.guard import scoring_caller, secured
+from app.access.guard import caller
 from app.http.body import json_request_body, parse_json
 from app.http.problems import problem_responses
 from app.http.responses import json_response
@@ -21,6 +21,8 @@ from app.scoring.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequ
 
 # The hot path, matched first (the app tries its routes in order).
 router = APIRouter()
+# Scoring touches no patient data: a recent authentication of the key is reused.
+SCORING_CALLER = Depends(caller("scores", reuse_recent=True))
 
 
 @router.post(
@@ -29,11 +31,11 @@ router = APIRouter()
     tags=["scoring"],
     response_model=ScoreResult,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
-    openapi_extra={**json_request_body(ScoreRequest), **secured("scores")},
+    openapi_extra=json_request_body(ScoreRequest),
+    dependencies=[SCORING_CALLER],
 )
 async def score_responses(request: Request) -> Response:
     """Score one administration. Nothing is stored."""
-    await scoring_caller(request)
     payload = parse_json(ScoreRequest, await request.body(), request.headers.get("content-type"))
     result = scores.score_responses(
         state_of(request).registry, payload.instrument, payload.version, payload.responses
@@ -47,11 +49,11 @@ async def score_responses(request: Request) -> Response:
     tags=["scoring"],
     response_model=BatchScoreResponse,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
-    openapi_extra={**json_request_body(BatchScoreRequest), **secured("scores")},
+    openapi_extra=json_request_body(BatchScoreRequest),
+    dependencies=[SCORING_CALLER],
 )
 async def score_batch(request: Request) -> Response:
     """Score many administrations of one instrument. A bad row gets its own problem."""
-    await scoring_caller(request)
     body = await request.body()
     with paused_gc():
         content = _scored_batch(state_of(request), request, body)

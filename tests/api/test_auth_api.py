@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from app.access import keys
+from app.access.guard import caller, check_declared, declared_access, public
+from app.access.keys import Principal
 from app.main import create_app
 from app.platform.db import Database
 from app.platform.settings import Settings
@@ -414,3 +418,96 @@ def test_a_submit_key_cannot_tell_a_wrong_patient_from_a_missing_episode(
         assert wrong_patient.status_code == 404
         assert wrong_patient.json()["code"] == "episode_not_found"
         assert right_patient.status_code == 201
+
+
+def _example_url(path: str, operation: dict[str, Any]) -> str:
+    """A URL of the operation: a new id for each id, `srs` for each other required value."""
+    query = []
+    for parameter in operation.get("parameters", []):
+        value = str(uuid.uuid4()) if parameter["schema"].get("format") == "uuid" else "srs"
+        if parameter["in"] == "path":
+            path = path.replace("{" + parameter["name"] + "}", value)
+        elif parameter["in"] == "query" and parameter.get("required"):
+            query.append(f"{parameter['name']}={value}")
+    return path + ("?" + "&".join(query) if query else "")
+
+
+def test_every_operation_enforces_exactly_the_access_its_document_declares(
+    app: Any, make_key: KeyMaker
+) -> None:
+    # Driven by the served document, so that a new operation is covered without a list to
+    # keep: a public operation reads no credentials (none refused, even invalid ones); a
+    # secured one refuses a request without a key (401), a key without any of its declared
+    # scopes (403), and lets through a key holding any one of them alone (whatever the
+    # request then answers: no body, ids that exist nowhere).
+    with TestClient(app) as anonymous:
+        document = anonymous.get("/openapi.json").json()
+    operations = [
+        (method.upper(), path, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    served = [route for route in app.routes if isinstance(route, APIRoute)]
+    assert len(operations) == sum(len(route.methods) for route in served)
+    keys_by_scopes: dict[frozenset[str], str] = {}
+
+    def key_holding(scopes: frozenset[str]) -> dict[str, str]:
+        if scopes not in keys_by_scopes:
+            keys_by_scopes[scopes] = make_key(*sorted(scopes))
+        return _bearer(keys_by_scopes[scopes])
+
+    invalid = _bearer("bordin_000000000000_" + "x" * 43)
+    checked = 0
+    for method, path, operation in operations:
+        url = _example_url(path, operation)
+        with TestClient(app) as client:
+            if "security" not in operation:
+                for headers in ({}, invalid):
+                    answer = client.request(method, url, headers=headers)
+                    assert answer.status_code not in (401, 403), (method, path, headers)
+                checked += 1
+                continue
+            ((scheme, declared),) = operation["security"][0].items()
+            assert scheme == "apiKey", (method, path)
+            assert declared, (method, path)
+            for headers in ({}, invalid):
+                refused = client.request(method, url, headers=headers)
+                assert refused.status_code == 401, (method, path, headers)
+                assert refused.headers["www-authenticate"].startswith("Bearer")
+            others = frozenset(keys.SCOPES) - set(declared)
+            lacking = client.request(method, url, headers=key_holding(others))
+            assert lacking.status_code == 403, (method, path, sorted(others))
+            assert lacking.json()["code"] == "insufficient_scope"
+            for scope in declared:
+                let_through = client.request(method, url, headers=key_holding(frozenset({scope})))
+                assert let_through.status_code not in (401, 403), (method, path, scope)
+            checked += 1
+    assert checked == len(operations)
+
+
+def test_an_app_refuses_to_start_with_a_route_that_does_not_say_who_may_call_it() -> None:
+    undeclared = FastAPI()
+
+    @undeclared.get("/v1/forgotten")
+    def forgotten() -> None: ...
+
+    with pytest.raises(ValueError, match="must declare who may call it once"):
+        check_declared(undeclared)
+
+    twice = FastAPI()
+
+    @twice.get("/v1/twice", dependencies=[Depends(public)])
+    def declared_twice(principal: Annotated[Principal, Depends(caller("admin"))]) -> None: ...
+
+    with pytest.raises(ValueError, match="declares it 2 times"):
+        check_declared(twice)
+    with pytest.raises(ValueError, match="at least one scope"):
+        caller()
+
+
+def test_every_route_of_the_app_declares_its_access_once(app: Any) -> None:
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    declared = {route.name: declared_access(route) for route in routes}
+    assert declared["get_liveness"] == ()
+    assert declared["score_responses"] == ("scores",)
+    assert declared["record_administration"] == ("records:write", "submit")
