@@ -38,6 +38,7 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 validate: install
 	$(BIN)/bordin validate $(or $(DIR),instruments)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.http.language import Language
 from app.instruments.definition import InstrumentDefinition, ResponseScale, Text
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
 
 
 def instrument_summary(
-    registry: InstrumentRegistry, loaded: LoadedInstrument, lang: Language
+    registry: InstrumentRegistry, loaded: LoadedInstrument, lang: str
 ) -> dict[str, Any]:
     definition = loaded.definition
     return {
@@ -27,7 +26,7 @@ def instrument_summary(
 
 
 def instrument_detail(
-    registry: InstrumentRegistry, loaded: LoadedInstrument, lang: Language
+    registry: InstrumentRegistry, loaded: LoadedInstrument, lang: str
 ) -> dict[str, Any]:
     definition = loaded.definition
     scales_of_item: dict[str, list[str]] = {item.id: [] for item in definition.items}
@@ -71,7 +70,7 @@ def instrument_detail(
     }
 
 
-def _scale(definition: InstrumentDefinition, index: int, lang: Language) -> dict[str, Any]:
+def _scale(definition: InstrumentDefinition, index: int, lang: str) -> dict[str, Any]:
     scale = definition.scales[index]
     items = {item.id: item for item in definition.items}
     response_scale = definition.scale_of(items[scale.items[0]])
@@ -88,7 +87,7 @@ def _scale(definition: InstrumentDefinition, index: int, lang: Language) -> dict
     }
 
 
-def _response_scale(scale: ResponseScale, lang: Language) -> dict[str, Any]:
+def _response_scale(scale: ResponseScale, lang: str) -> dict[str, Any]:
     return {
         "min": scale.min,
         "max": scale.max,
@@ -100,5 +99,5 @@ def _response_scale(scale: ResponseScale, lang: Language) -> dict[str, Any]:
     }
 
 
-def _text(text: Text, lang: Language) -> str:
+def _text(text: Text, lang: str) -> str:
     return text.fr if lang == "fr" else text.en

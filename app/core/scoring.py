@@ -1,3 +1,4 @@
+# Over 600 lines: one compiled scorer serves every instrument; plan and hot loop read together.
 """The scoring core: compiles an instrument definition once, then scores responses with it.
 
 Pure functions over plain data: no web framework, no database, no clock. `compile_scorer`

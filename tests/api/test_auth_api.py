@@ -448,7 +448,7 @@ def test_every_operation_enforces_exactly_the_access_its_document_declares(
         for method, operation in methods.items()
     ]
     served = [route for route in app.routes if isinstance(route, APIRoute)]
-    assert len(operations) == sum(len(route.methods) for route in served)
+    assert len(operations) == sum(len(route.methods or ()) for route in served)
     keys_by_scopes: dict[frozenset[str], str] = {}
 
     def key_holding(scopes: frozenset[str]) -> dict[str, str]:

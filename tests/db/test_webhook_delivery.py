@@ -1,3 +1,4 @@
+# Over 600 lines: delivery end to end (outbox, dispatcher, receivers, workers) shares its setup.
 """Rupture alerts delivered from the outbox to a real receiver on loopback: signed, retried
 with back-off, never twice, never lost, and drained by several dispatchers at once."""
 
