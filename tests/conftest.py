@@ -99,7 +99,7 @@ def registry() -> InstrumentRegistry:
 def settings(database_url: str) -> Settings:
     """The app's settings in tests: no background webhook dispatcher (the webhook tests start
     their own, against a receiver of their own), and webhooks may reach loopback (where those
-    receivers listen; tests/api/test_webhooks_api.py shows the refusals with this off)."""
+    receivers listen; tests/alerts/test_webhooks_api.py shows the refusals with this off)."""
     return Settings(
         database_url=database_url,
         instruments_dir=INSTRUMENTS,

@@ -4,7 +4,7 @@ Most rows of a real batch are complete whole-number answers to an instrument who
 administration raises no flag (every WAI form, the HAq-II). Their scale results can be looked
 up by sum, so those rows skip building and freeing result dicts: the encoder joins JSON
 fragments encoded once per instrument. Every other row is scored and encoded in full. Both
-lanes give the same JSON (tests/api/test_batch_encoding.py).
+lanes give the same JSON (tests/scoring/test_batch_encoding.py).
 """
 
 from __future__ import annotations

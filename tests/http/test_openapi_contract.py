@@ -8,7 +8,7 @@ visible in review: the served document must equal `openapi.snapshot.json` beside
 To change the contract deliberately, rewrite the snapshot and commit it with the change
 that caused it, so that the diff shows what clients will see:
 
-    .venv/bin/python -m tests.api.test_openapi_contract
+    .venv/bin/python -m tests.http.test_openapi_contract
 
 (it builds the app and writes the document it serves; no database is read). A refactoring
 must leave the snapshot untouched.

@@ -88,7 +88,7 @@ def test_a_url_that_is_not_https_or_loopback_is_a_422_naming_url(
 
 
 def test_a_nul_in_a_webhook_url_is_refused_with_the_other_text_fields(admin: TestClient) -> None:
-    # NUL is refused in every text field before any field's own check (tests/api/test_validation).
+    # NUL is refused in every text field before any field's own check (tests/http/test_validation).
     response = admin.post("/v1/webhooks", json={"url": "https://ehr.example.org/\u0000"})
     assert response.status_code == 422
     assert [(e["loc"], e["code"]) for e in response.json()["errors"]] == [
@@ -277,6 +277,6 @@ def test_webhook_administration_is_audited(admin: TestClient) -> None:
 
 
 def _dispatcher(engine: Engine) -> Dispatcher:
-    """A dispatcher that retries at once (the back-off is tested in tests/db)."""
+    """A dispatcher that retries at once (tests/alerts/test_webhook_delivery.py tests back-off)."""
     retry = RetryPolicy(timedelta(0), 5)
     return Dispatcher(Database(engine), timeout_seconds=5, retry=retry, egress=LOOPBACK_ALLOWED)
