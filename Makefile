@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 migrate: install
 	$(BIN)/alembic upgrade head
 
+# Local development: webhooks may reach receivers on this machine (never in production).
 run: migrate
 	$(BIN)/bordin bootstrap
-	$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT) \
+	WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} \
+		$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT) \
 		--no-access-log --no-server-header
 
 test: install
@@ -36,6 +38,7 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 validate: install
 	$(BIN)/bordin validate $(or $(DIR),instruments)

@@ -16,12 +16,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import keys
-from app.db import Database
-from app.dispatch import Dispatcher
+from app.access import keys
+from app.alerts.dispatch import Dispatcher
 from app.instruments.registry import DefinitionLoadError, load_registry
-from app.logs import configure_logging
-from app.settings import Settings
+from app.platform.db import Database
+from app.platform.logs import configure_logging
+from app.platform.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

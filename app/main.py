@@ -10,33 +10,59 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
-from app import services
-from app.api.auth import add_security_scheme
-from app.api.body import add_body_schemas
-from app.api.context import RequestContext, database_auditor
-from app.api.episode_routes import router as episode_router
-from app.api.fhir_routes import FHIR_BODY_MODELS
-from app.api.fhir_routes import router as fhir_router
-from app.api.key_routes import audit_router
-from app.api.key_routes import router as key_router
-from app.api.limits import BodySizeLimit, RateLimiter
-from app.api.problems import install_problem_handlers
-from app.api.routes import BODY_MODELS, router, scoring_router
-from app.api.schemas import RuptureAlert
-from app.api.state import AppState
-from app.api.webhook_routes import alerts as webhook_alerts
-from app.api.webhook_routes import router as webhook_router
-from app.db import Database
-from app.dispatch import BackgroundDispatcher, Dispatcher
-from app.episodes import Records
-from app.guidance import load_catalogue
+from app.access import schemas as access_schemas
+from app.access.guard import check_declared, document_access
+from app.access.keys import AuthenticationCache
+from app.access.limits import RateLimiter
+from app.access.routes import audit_router
+from app.access.routes import router as key_router
+from app.access.tokens import TokenVerifier
+from app.alerts import schemas as alerts_schemas
+from app.alerts.dispatch import BackgroundDispatcher, Dispatcher
+from app.alerts.egress import EgressPolicy, Resolve, system_resolve
+from app.alerts.routes import alerts as webhook_alerts
+from app.alerts.routes import router as webhook_router
+from app.alerts.schemas import RuptureAlert
+from app.catalogue import schemas as catalogue_schemas
+from app.catalogue.definitions import register_definitions
+from app.catalogue.guidance import load_catalogue
+from app.catalogue.routes import router as catalogue_router
+from app.fhir import schemas as fhir_schemas
+from app.fhir.routes import FHIR_BODY_MODELS
+from app.fhir.routes import router as fhir_router
+from app.health import schemas as health_schemas
+from app.health.routes import router as health_router
+from app.http import schemas as http_schemas
+from app.http.body import add_body_schemas
+from app.http.context import RequestContext, database_auditor
+from app.http.document import keep_examples
+from app.http.limits import BodySizeLimit
+from app.http.problems import declare_failures, install_problem_handlers
+from app.http.state import AppState
 from app.instruments.registry import load_registry
-from app.keys import AuthenticationCache
-from app.logs import configure_logging
-from app.settings import Settings
-from app.tables import LOCAL_ORGANIZATION_ID
-from app.tokens import TokenVerifier
+from app.platform.db import Database, migration_heads
+from app.platform.logs import configure_logging
+from app.platform.settings import PROJECT_ROOT, Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
+from app.records import schemas as records_schemas
+from app.records.context import Records
+from app.records.routes import router as episode_router
+from app.scoring import schemas as scoring_schemas
+from app.scoring.routes import BODY_MODELS
+from app.scoring.routes import router as scoring_router
 
+MIGRATIONS = PROJECT_ROOT / "migrations"
+# The wire schemas of every part, as the OpenAPI document names them.
+WIRE_SCHEMAS = (
+    http_schemas,
+    scoring_schemas,
+    catalogue_schemas,
+    health_schemas,
+    records_schemas,
+    access_schemas,
+    fhir_schemas,
+    alerts_schemas,
+)
 DESCRIPTION = """\
 Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
 their published keys, and watches the alliance for ruptures with declared, cited rules.
@@ -44,11 +70,14 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 """
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, database: Database | None = None, *, resolve: Resolve | None = None
+) -> FastAPI:
     """Load and check every instrument and the guidance catalogue (fail fast, naming file and
     field), then build the app.
 
     `database` lets tests hand in an engine they own; by default one is made from the URL.
+    `resolve` lets tests resolve webhook host names of their own; by default the system does.
     """
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
@@ -61,6 +90,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
         guidance=catalogue,
     )
+    egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
     state = AppState(
         settings=settings,
         database=database,
@@ -68,13 +98,16 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        failed_auth_limiter=RateLimiter(settings.rate_limit_failed_auth_per_minute),
+        egress=egress,
         tokens=token_verifier(settings),
+        migration_heads=migration_heads(MIGRATIONS),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            services.register_definitions(database, registry, datetime.now(UTC))
+            register_definitions(database, registry, datetime.now(UTC))
         except DBAPIError as error:
             raise RuntimeError(
                 "the database does not answer or is not migrated"
@@ -83,7 +116,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         dispatcher = None
         if settings.webhook_dispatch:
             dispatcher = BackgroundDispatcher(
-                Dispatcher.from_settings(database, settings), settings.webhook_poll_seconds
+                Dispatcher.from_settings(database, settings, egress), settings.webhook_poll_seconds
             )
             dispatcher.start()
         try:
@@ -108,7 +141,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         # layer of route matching to every request (measured with bench/).
         routes=[
             *scoring_router.routes,
-            *router.routes,
+            *health_router.routes,
+            *catalogue_router.routes,
             *episode_router.routes,
             *fhir_router.routes,
             *key_router.routes,
@@ -116,10 +150,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             *webhook_router.routes,
         ],
     )
+    check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
-    add_security_scheme(app)
+    document_access(app)
+    declare_failures(app)
+    keep_examples(app, WIRE_SCHEMAS)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -145,11 +182,13 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
         audience=settings.jwt_audience,
         organization_claim=settings.jwt_organization_claim,
         scope_claim=settings.jwt_scope_claim,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
     )
 
 
-def app_factory() -> FastAPI:
-    """Entry point for `uvicorn --factory app.main:app_factory`: settings from the environment."""
-    settings = Settings()
+def app_factory(settings: Settings | None = None) -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:app_factory`: settings from the environment
+    (unless given), and the whole process logging JSON lines, uvicorn's loggers included."""
+    settings = settings or Settings()
     configure_logging(settings.log_level)
     return create_app(settings)

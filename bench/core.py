@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from app.fhir.exchange import score_questionnaire_response
 from app.fhir.terms import questionnaire_url
-from app.fhir_exchange import score_questionnaire_response
 from app.instruments.registry import load_registry
-from app.settings import Settings
+from app.platform.settings import Settings
 
 TASK, BOND, GOAL = (1, 2, 10, 12), (3, 5, 7, 9), (4, 6, 8, 11)
 

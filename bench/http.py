@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import keys
-from app.db import Database
-from app.settings import Settings
-from app.tables import LOCAL_ORGANIZATION_ID
+from app.access import keys
+from app.platform.db import Database
+from app.platform.settings import Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
 from bench.core import questionnaire_response, random_answers
 
 ROOT = Path(__file__).resolve().parent.parent

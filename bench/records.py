@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures
 from app.instruments.registry import load_registry
-from app.settings import Settings
+from app.platform.settings import Settings
 from bench.core import random_answers
 from bench.http import BIN, ROOT, scoring_key, serve
 

@@ -8,9 +8,9 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection
 
-from app.db import make_engine
-from app.settings import Settings
-from app.tables import Base, UTCDateTime
+from app.platform.db import make_engine
+from app.platform.settings import Settings
+from app.platform.tables import Base, UTCDateTime
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -23,13 +23,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app import keys
-from app.db import Database, make_engine
+from app.access import keys
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
-from app.tables import LOCAL_ORGANIZATION_ID
-from tests.webhooks_support import Organisation, new_organisation
+from app.platform.db import Database, make_engine
+from app.platform.settings import PROJECT_ROOT, Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
+from tests.webhooks_support import Organisation, new_organisation, resolve_test_hosts
 
 hypothesis_settings.register_profile("bordin", deadline=None, derandomize=True)
 hypothesis_settings.load_profile("bordin")
@@ -98,13 +98,19 @@ def registry() -> InstrumentRegistry:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """The app's settings in tests: no background webhook dispatcher (the webhook tests start
-    their own, against a receiver of their own)."""
-    return Settings(database_url=database_url, instruments_dir=INSTRUMENTS, webhook_dispatch=False)
+    their own, against a receiver of their own), and webhooks may reach loopback (where those
+    receivers listen; tests/alerts/test_webhooks_api.py shows the refusals with this off)."""
+    return Settings(
+        database_url=database_url,
+        instruments_dir=INSTRUMENTS,
+        webhook_dispatch=False,
+        webhook_allow_private_networks=True,
+    )
 
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    return create_app(settings, resolve=resolve_test_hosts)
 
 
 @pytest.fixture(scope="session")

@@ -48,9 +48,3 @@ class ScoreResult(TypedDict):
     scales: dict[str, ScaleResult]
     flags: list[Flag]
     warnings: list[ScoreWarning]
-
-
-class ItemError(TypedDict):
-    loc: list[str | int]
-    code: str  # unknown_item, not_a_number, out_of_range, off_step (or a request field error)
-    message: str

@@ -1,3 +1,4 @@
+# Over 600 lines: every declared rupture rule over one series, each a short function.
 """The rupture engine: evaluates an instrument's declared rupture rules over one series.
 
 A series is the administrations of one instrument, by one rater kind, in one episode of care

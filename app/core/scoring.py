@@ -1,3 +1,4 @@
+# Over 600 lines: one compiled scorer serves every instrument; plan and hot loop read together.
 """The scoring core: compiles an instrument definition once, then scores responses with it.
 
 Pure functions over plain data: no web framework, no database, no clock. `compile_scorer`
@@ -13,14 +14,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
 
-from app.core.results import Flag, ItemError, ScaleResult, ScoreResult, ScoreWarning
-from app.errors import InvalidResponsesError
+from app.core.results import Flag, ScaleResult, ScoreResult, ScoreWarning
 from app.instruments.definition import (
     AlertZone,
     BelowCutoffRule,
     InstrumentDefinition,
     ReportedRuptureRule,
 )
+from app.platform.errors import InvalidResponsesError, ItemError
 
 # Item values in definition order, after reversal; None = not answered.
 Values = Sequence[float | None]
@@ -486,6 +487,9 @@ def _checked_answer(
         errors.append(_error(plan.id, "not_a_number", "the answer must be a number"))
         return None
     value: float = raw
+    if value.__class__ is float and not math.isfinite(value):  # NaN, Infinity
+        errors.append(_error(plan.id, "not_a_number", "the answer must be a finite number"))
+        return None
     if not plan.low <= value <= plan.high:
         if value in plan.not_assessed:
             warnings.append(_not_assessed(plan.id, value))
@@ -650,7 +654,7 @@ def _error(item_id: str, code: str, message: str) -> ItemError:
 
 def _out_of_range(plan: _ItemPlan, value: float) -> ItemError:
     return _error(
-        plan.id, "out_of_range", f"{value} is outside {_num(plan.low)}..{_num(plan.high)}"
+        plan.id, "out_of_range", f"{_shown(value)} is outside {_num(plan.low)}..{_num(plan.high)}"
     )
 
 
@@ -659,7 +663,7 @@ def _off_step(plan: _ItemPlan, value: float) -> ItemError:
         allowed = f"whole numbers from {_num(plan.low)} to {_num(plan.high)}"
     else:
         allowed = f"{_num(plan.low)} to {_num(plan.high)} in steps of {_num(plan.step)}"
-    return _error(plan.id, "off_step", f"{value} is off the scale's steps: {allowed}")
+    return _error(plan.id, "off_step", f"{_shown(value)} is off the scale's steps: {allowed}")
 
 
 def _not_assessed(item_id: str, value: float) -> ScoreWarning:
@@ -672,3 +676,10 @@ def _not_assessed(item_id: str, value: float) -> ScoreWarning:
 
 def _num(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _shown(value: float) -> str:
+    """An answer as the client sent it, cut short: a number of a thousand digits is quoted
+    by its first ones."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."

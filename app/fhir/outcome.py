@@ -1,9 +1,12 @@
-"""Mismatches of a QuestionnaireResponse as the issues of a FHIR OperationOutcome."""
+"""Mismatches of a QuestionnaireResponse: their problem, and their issues as a FHIR
+OperationOutcome's."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from app.platform.errors import DomainError, ItemError
 
 # Our error codes by the OperationOutcome issue type they are (FHIR `issue-type`).
 ISSUE_TYPES = {
@@ -64,3 +67,20 @@ def fhir_path(loc: Sequence[str | int]) -> str:
 
 def _quoted(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class QuestionnaireResponseMismatchError(DomainError):
+    """The FHIR QuestionnaireResponse does not match its Questionnaire: an unknown canonical
+    url or version, an unknown `linkId`, an answer of the wrong type, an answer code or value
+    the item does not offer, or a response that is not completed. `errors` locates each
+    mismatch (`["item", linkId, ...]`), and `issue` repeats them as the issues of a FHIR
+    OperationOutcome, with FHIRPath expressions. Nothing was scored or stored."""
+
+    status = 422
+    code = "questionnaire_response_mismatch"
+    title = "QuestionnaireResponse does not match its Questionnaire"
+
+    def __init__(self, errors: list[ItemError]) -> None:
+        where = ", ".join("/".join(str(part) for part in error["loc"]) for error in errors)
+        super().__init__(f"{len(errors)} mismatch(es): {where}", errors)
+        self.members = {"issue": operation_outcome_issues(errors)}

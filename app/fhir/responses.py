@@ -6,15 +6,13 @@ Every mismatch is collected, each located at the element it concerns (the item b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from app.core.results import ItemError, ScoreResult
-from app.errors import (
-    InvalidResponsesError,
-    QuestionnaireResponseMismatchError,
-    UnknownInstrumentError,
-)
+from app.core.results import ScoreResult
+from app.fhir.outcome import QuestionnaireResponseMismatchError
 from app.fhir.questionnaire import answer_code, choice_values, is_choice, plain_number
 from app.fhir.terms import (
     RATER_EXTENSION,
@@ -24,6 +22,7 @@ from app.fhir.terms import (
     questionnaire_url,
 )
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
+from app.platform.errors import InvalidResponsesError, ItemError, UnknownInstrumentError
 
 # Who filled the form in, by the resource type of `QuestionnaireResponse.source`.
 RATER_BY_SOURCE = {
@@ -80,6 +79,7 @@ def read_response(resource: Any, registry: InstrumentRegistry) -> ReadResponse:
                 f"status is {_shown(status)}; only completed or amended responses are scored",
             )
         )
+    errors += _shape_errors(resource)
     responses = _answers(resource.get("item", []), loaded, errors) if loaded else {}
     if loaded is None:
         raise QuestionnaireResponseMismatchError(errors)
@@ -102,6 +102,55 @@ def read_response(resource: Any, registry: InstrumentRegistry) -> ReadResponse:
         rater=_rater(resource),
         session_error=session_error,
     )
+
+
+# The elements read besides the items, as the QuestionnaireResponse schema declares them.
+_REFERENCES = ("subject", "encounter", "source")
+# A FHIR dateTime: a year, year-month or date, or a date-time with seconds and an offset.
+_FHIR_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+_FHIR_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _shape_errors(resource: Json) -> list[ItemError]:
+    """Refusals of the elements Bordin reads that are not of their declared type: a
+    reference that is not an object, extensions that are not a list of objects, an
+    `authored` that is not a FHIR dateTime (one with a time must convert to UTC)."""
+    errors = [
+        located_error([name], "not_an_object", f"{name} must be an object")
+        for name in _REFERENCES
+        if resource.get(name) is not None and not isinstance(resource[name], dict)
+    ]
+    extensions = resource.get("extension", [])
+    if not isinstance(extensions, list) or not all(isinstance(e, dict) for e in extensions):
+        errors.append(
+            located_error(["extension"], "not_a_list", "extension must be a list of objects")
+        )
+    authored = resource.get("authored")
+    if authored is not None and not _is_fhir_date_time(authored):
+        errors.append(
+            located_error(
+                ["authored"],
+                "invalid_authored",
+                "a FHIR dateTime: a date, or a date-time with a time zone offset, in years"
+                " 1 to 9999 in UTC",
+            )
+        )
+    return errors
+
+
+def _is_fhir_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        if _FHIR_DATE.fullmatch(value):  # a year or a month stands for its first day
+            date.fromisoformat(value + "-01" * (2 - value.count("-")))
+        elif _FHIR_DATE_TIME.fullmatch(value):
+            datetime.fromisoformat(value).astimezone(UTC)
+        else:
+            return False
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def _questionnaire(

@@ -1,0 +1,2 @@
+"""Instrument definitions: the YAML models (Pydantic) and the registry that loads and checks
+them at start-up."""

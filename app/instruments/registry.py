@@ -18,13 +18,13 @@ import yaml
 from pydantic import ValidationError
 
 from app.core.scoring import Scorer, compile_scorer
-from app.errors import UnknownInstrumentError
 from app.instruments.definition import (
     DefinitionError,
     InstrumentDefinition,
     RaterDiscrepancyRule,
     parse_version,
 )
+from app.platform.errors import UnknownInstrumentError
 
 
 class DefinitionLoadError(Exception):

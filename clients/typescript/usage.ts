@@ -101,7 +101,8 @@ export async function recordSession(
     body,
     headers: { "Idempotency-Key": `srs-${episodeId}-${session}` },
   });
-  // A records:write key gets the stored administration; a submit key, an acknowledgement.
+  // A key that also reads records gets the stored administration; a write-only one (submit,
+  // or records:write alone), an acknowledgement.
   return "ruptures" in recorded ? recorded.ruptures : [];
 }
 

@@ -20,7 +20,7 @@ down_revision: str | None = "fa9154120e0b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# As app.tables.LOCAL_ORGANIZATION_ID: a migration keeps its own copy of what it writes.
+# As app.platform.tables.LOCAL_ORGANIZATION_ID: a migration keeps its own copy of what it writes.
 LOCAL_ORGANIZATION_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 

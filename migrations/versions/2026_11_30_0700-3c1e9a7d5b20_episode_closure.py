@@ -2,7 +2,7 @@
 settle.
 
 Revision ID: 3c1e9a7d5b20
-Revises: 12b8f5000130
+Revises: f4ceb534ee5a
 Create Date: 2026-11-30 07:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3c1e9a7d5b20"
-down_revision: str | None = "12b8f5000130"
+down_revision: str | None = "f4ceb534ee5a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

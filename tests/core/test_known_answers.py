@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from app.core.scoring import Scorer
-from app.errors import InvalidResponsesError
 from app.instruments.registry import InstrumentRegistry
+from app.platform.errors import InvalidResponsesError
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 TOLERANCE = 1e-6

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.scoring import Scorer, compile_scorer
-from app.errors import InvalidResponsesError
 from app.instruments.definition import InstrumentDefinition, Item
 from app.instruments.registry import InstrumentRegistry, definition_hash, load_registry
+from app.platform.errors import InvalidResponsesError
 from tests.conftest import INSTRUMENTS
 
 REGISTRY: InstrumentRegistry = load_registry(INSTRUMENTS)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
+from app.platform.settings import PROJECT_ROOT, Settings
+from tests.server_support import served
 from tests.webhooks_support import Organisation
 
 GUIDE = PROJECT_ROOT / "docs" / "integration.md"
@@ -23,13 +20,6 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 def python_blocks() -> list[str]:
     return BLOCK.findall(GUIDE.read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -43,21 +33,8 @@ def live_server(settings: Settings) -> Iterator[str]:
             "webhook_retry_base_seconds": 0.0,
         }
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(dispatching), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with served(lambda: create_app(dispatching), uvicorn_logging=False) as url:
+        yield url
 
 
 def test_the_guide_has_examples_for_every_section() -> None:

@@ -22,9 +22,9 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import QuestionnaireResponseMismatchError
+from app.fhir.exchange import score_questionnaire_response
 from app.fhir.observations import Context, flag_resource
-from app.fhir.outcome import fhir_path
+from app.fhir.outcome import QuestionnaireResponseMismatchError, fhir_path
 from app.fhir.questionnaire import answer_code, is_choice, questionnaire
 from app.fhir.terms import (
     ITEM_WEIGHT,
@@ -36,7 +36,6 @@ from app.fhir.terms import (
     code_system,
     questionnaire_url,
 )
-from app.fhir_exchange import score_questionnaire_response
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
 from tests.core.test_known_answers import _load_cases, _same
 

@@ -11,13 +11,13 @@ import yaml
 from alembic import command
 
 from app.cli import main as cli
-from app.errors import UnknownInstrumentError
 from app.instruments.registry import (
     DefinitionLoadError,
     InstrumentRegistry,
     definition_hash,
     load_registry,
 )
+from app.platform.errors import UnknownInstrumentError
 from tests.conftest import INSTRUMENTS, alembic_config
 
 SHIPPED = {

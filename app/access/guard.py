@@ -1,0 +1,163 @@
+"""Who may call a route: every route says it one way, with a dependency of this module.
+
+- `Depends(public)`: anyone; no credentials are read, so none are refused (the catalogue,
+  problem types, the health probes).
+- `Depends(caller(scope, ...))`: an API key or JWT of an organisation that holds one of the
+  scopes; the dependency's value is the caller (`Principal`).
+
+The same declaration writes the operation's `security` into the OpenAPI document
+(`document_access`), so that what a route declares and what it enforces cannot part, and
+`create_app` refuses to start with a route that declares nothing, or more than once
+(`check_declared`).
+
+Routes with patient data look the key up on every request (a revoked key is refused at
+once). Stateless scoring, which touches no patient data, declares
+`caller("scores", reuse_recent=True)`: an authentication is reused for
+`AUTH_CACHE_SECONDS`, so that most of its requests pay for no database round trip and no
+thread (the fast path is this option of the one mechanism, not a second one).
+
+Two rate limits: per client address before authentication, counting the requests whose
+credentials were refused (so that guessing keys, or flooding the key lookup with unknown
+ones, is cut off before any lookup), and per caller after it. The client address is the
+ASGI server's (behind a proxy, let the server put the real client there, e.g. uvicorn's
+`--forwarded-allow-ips`); no header of the request is trusted for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from app.access import keys
+from app.access.keys import Principal
+from app.http.state import state_of
+from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
+
+SCHEME = "apiKey"
+
+
+async def public() -> None:
+    """Anyone may call the route: no credentials are read."""
+
+
+class CallerGuard:
+    """The dependency `caller(...)` makes: the authenticated caller, who must hold one of
+    `scopes` (401 without valid credentials, 403 without the scope, 429 past a rate)."""
+
+    def __init__(self, scopes: tuple[str, ...], *, reuse_recent: bool) -> None:
+        if not scopes:
+            raise ValueError("a caller holds at least one scope; a route open to all is public")
+        self.scopes = scopes
+        self.reuse_recent = reuse_recent
+
+    async def __call__(self, request: Request) -> Principal:
+        state = state_of(request)
+        header = request.headers.get("authorization")
+        principal = state.auth_cache.get(header) if self.reuse_recent and header else None
+        if principal is None:
+            principal = await run_in_threadpool(_authenticate, request, header)
+            if self.reuse_recent:
+                state.auth_cache.put(header or "", principal)
+        _check(request, principal, self.scopes)
+        return principal
+
+    def __repr__(self) -> str:
+        return f"caller{self.scopes!r}"
+
+
+def caller(*scopes: str, reuse_recent: bool = False) -> CallerGuard:
+    """Only a caller holding one of `scopes`, looked up on every request unless
+    `reuse_recent` (for routes without patient data only: stateless scoring)."""
+    return CallerGuard(scopes, reuse_recent=reuse_recent)
+
+
+def declared_access(route: APIRoute) -> tuple[str, ...]:
+    """The scopes a route declares, one of which opens it; () for a public route. A
+    ValueError unless the route declares its access exactly once."""
+    declared = [
+        dependency.call
+        for dependency in route.dependant.dependencies
+        if dependency.call is public or isinstance(dependency.call, CallerGuard)
+    ]
+    if len(declared) != 1:
+        raise ValueError(
+            f"{route.path} ({route.name}) must declare who may call it once, with"
+            f" Depends(public) or Depends(caller(...)); it declares it {len(declared)} times"
+        )
+    (access,) = declared
+    return access.scopes if isinstance(access, CallerGuard) else ()
+
+
+def check_declared(app: FastAPI) -> None:
+    """Refuse an app with a route that does not say who may call it (fail fast, at start-up)."""
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            declared_access(route)
+
+
+def document_access(app: FastAPI) -> None:
+    """Declare the bearer scheme in the OpenAPI document, and on each operation the scopes
+    its route declares (none on a public one), for generated clients."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        components = document.setdefault("components", {})
+        components.setdefault("securitySchemes", {})[SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer bordin_…`: an API key of the caller's"
+            " organisation. Scopes: scores, records:read, records:write, submit, admin.",
+        }
+        for route in app.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            scopes = declared_access(route)
+            if not scopes:
+                continue
+            for method in route.methods or ():
+                operation = document["paths"][route.path_format][method.lower()]
+                operation["security"] = [{SCHEME: list(scopes)}]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _authenticate(request: Request, header: str | None) -> Principal:
+    """The caller, unless its address sent too many refused credentials of late (429, before
+    any lookup). Each refused credential counts against the address; a missing one does not
+    (it costs no lookup)."""
+    state = state_of(request)
+    address = request.client.host if request.client else "unknown"
+    wait = state.failed_auth_limiter.peek(address)
+    if wait > 0:
+        raise RateLimitedError(
+            "too many requests with unknown or invalid credentials from this address;"
+            f" retry in {wait:.1f} s",
+            wait,
+        )
+    try:
+        return keys.authenticate(state.database, header, datetime.now(UTC), state.tokens)
+    except UnauthenticatedError:
+        if header:
+            state.failed_auth_limiter.wait_for(address)
+        raise
+
+
+def _check(request: Request, principal: Principal, scopes: tuple[str, ...]) -> None:
+    # For the request's log line and audit: which key or token, never which patient.
+    request.state.key_id = str(principal.key_id) if principal.key_id else None
+    request.state.organization_id = str(principal.organization_id)
+    request.state.jwt_issuer = principal.jwt_issuer
+    request.state.jwt_subject = principal.jwt_subject
+    wait = state_of(request).rate_limiter.wait_for(principal.subject)
+    if wait > 0:
+        raise RateLimitedError(f"too many requests with this API key; retry in {wait:.1f} s", wait)
+    if principal.scopes.isdisjoint(scopes):
+        raise ForbiddenError(f"this operation needs the scope {' or '.join(scopes)}")

@@ -1,0 +1,222 @@
+"""FHIR use cases: score a QuestionnaireResponse, or record it in an episode like JSON does."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.fhir.observations import Context, flag_resource, score_bundle
+from app.fhir.outcome import QuestionnaireResponseMismatchError
+from app.fhir.responses import ReadResponse, located_error, read_response
+from app.instruments.registry import InstrumentRegistry
+from app.platform.errors import EpisodeNotFoundError, ItemError
+from app.records import episodes
+from app.records.administrations import (
+    RATERS,
+    NewAdministration,
+    check_rater,
+    list_administrations,
+    record_administration,
+)
+from app.records.context import Json, Records
+
+
+def score_questionnaire_response(
+    registry: InstrumentRegistry, resource: Any, now: datetime
+) -> Json:
+    """The scores of a QuestionnaireResponse as Observations in a collection Bundle; nothing is
+    stored. Flags of this one response (below a cut-off, a reported rupture) are the
+    Observations' interpretations."""
+    read = read_response(resource, registry)
+    context = Context(
+        seed=uuid.uuid4(),
+        subject=read.subject,
+        encounter=read.encounter,
+        effective=read.authored,
+        issued=now.isoformat(),
+    )
+    return score_bundle(read.loaded.definition, read.result, context, resource)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    status: int
+    administration: Json  # as the JSON route returns it (flags with guidance ids)
+    read: ReadResponse
+
+
+def record_questionnaire_response(
+    records: Records,
+    episode_id: uuid.UUID,
+    resource: Any,
+    idempotency_key: str | None,
+    *,
+    caller_reads_records: bool = True,
+) -> Recorded:
+    """Record a QuestionnaireResponse in an episode: the same row as the JSON route stores.
+
+    The response carries what the JSON body would: the session number (our extension), the
+    rater (our extension, or the type of `source`, or the instrument's only rater),
+    `authored` (when it was filled in), the patient in `subject.identifier` (it must be
+    the episode's `patient_ref`) and, optionally, the encounter in `encounter.identifier`.
+
+    The response's own content is checked first, then the episode: so that a caller that
+    may not read records (a `submit` or write-only key) learns nothing of an episode's
+    patient, an episode of another patient answers it exactly as a missing episode does (a
+    caller that reads records is told `wrong_patient`).
+    """
+    read = read_response(resource, records.registry)
+    errors: list[ItemError] = [read.session_error] if read.session_error else []
+    administered_at = _authored(read, errors)
+    patient = _identifier(read.subject)
+    if patient is None:
+        errors.append(
+            located_error(
+                ["subject", "identifier"],
+                "missing_subject",
+                "identify the patient in subject.identifier",
+            )
+        )
+    encounter = _identifier(read.encounter)
+    if encounter is not None and len(encounter) > 200:
+        errors.append(
+            located_error(
+                ["encounter", "identifier", "value"], "too_long", "at most 200 characters"
+            )
+        )
+    if encounter is not None and "\x00" in encounter:
+        errors.append(
+            located_error(["encounter", "identifier", "value"], "nul_character", "no NUL (U+0000)")
+        )
+    rater = read.rater or _only_rater(read)
+    if rater is None:
+        errors.append(
+            located_error(
+                ["source"], "missing_rater", "say who answered: source, or the rater extension"
+            )
+        )
+    if errors:
+        raise QuestionnaireResponseMismatchError(errors)
+    assert rater is not None
+    check_rater(read.loaded.definition, rater)
+    episode = episodes.get_episode(records, episode_id)
+    if patient != episode["patient_ref"]:
+        if not caller_reads_records:
+            raise EpisodeNotFoundError(f"no episode {episode_id}")
+        raise QuestionnaireResponseMismatchError(
+            [
+                located_error(
+                    ["subject", "identifier", "value"],
+                    "wrong_patient",
+                    "the patient is not the episode's patient",
+                )
+            ]
+        )
+    assert read.session is not None
+    assert administered_at is not None
+    new = NewAdministration(
+        instrument=read.loaded.id,
+        version=read.version,
+        rater=rater,
+        session=read.session,
+        administered_at=administered_at,
+        responses=read.responses,
+        encounter_ref=encounter,
+    )
+    status, body = record_administration(records, episode_id, new, idempotency_key)
+    return Recorded(status, body, read)
+
+
+def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json]) -> Json:
+    """The Bundle answering a recorded response: the response with the administration's id,
+    its Observations and the Flags of the rupture flags it raised (`flags`, guidance rendered)."""
+    administration = recorded.administration
+    context = Context(
+        seed=uuid.UUID(administration["id"]),
+        subject=recorded.read.subject,
+        encounter=recorded.read.encounter,
+        effective=administration["administered_at"],
+        issued=administration["created_at"],
+    )
+    return score_bundle(
+        recorded.read.loaded.definition,
+        administration["result"],
+        context,
+        {**resource, "id": administration["id"]},
+        flags,
+    )
+
+
+def episode_flags_bundle(records: Records, episode_id: uuid.UUID, flags: list[Json]) -> Json:
+    """The episode's rupture flags (`flags`: as `/ruptures` lists them, guidance rendered) as a
+    searchset Bundle of FHIR Flags: the episode's patient, each flag's encounter and the time
+    of the session that raised it, and, once repaired, of the session that repaired it."""
+    episode = episodes.get_episode(records, episode_id)
+    administrations: dict[str, Json] = {}
+    cursor: str | None = None
+    while True:
+        page = list_administrations(records, episode_id, limit=200, cursor=cursor)
+        administrations.update((item["id"], item) for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    subject = {"identifier": {"value": episode["patient_ref"]}}
+    entries = []
+    for flag in flags:
+        raised = administrations.get(flag["administration_id"], {})
+        repair = flag.get("repaired_at") or {}
+        repaired = administrations.get(repair.get("administration_id", ""), {})
+        encounter = raised.get("encounter_ref")
+        context = Context(
+            seed=uuid.UUID(flag["administration_id"]),
+            subject=subject,
+            encounter={"identifier": {"value": encounter}} if encounter else None,
+            effective=raised.get("administered_at"),
+            issued=episode["created_at"],
+        )
+        definition = records.registry.get(flag["instrument"]).definition
+        resource = flag_resource(definition, flag, context, ended=repaired.get("administered_at"))
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "entry": entries,
+    }
+
+
+def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
+    if read.authored is None:
+        errors.append(
+            located_error(["authored"], "missing_authored", "say when the form was filled in")
+        )
+        return None
+    try:
+        authored = datetime.fromisoformat(read.authored)
+    except ValueError:
+        authored = None
+    if authored is None or authored.tzinfo is None:
+        errors.append(
+            located_error(["authored"], "invalid_authored", "a dateTime with a time zone offset")
+        )
+        return None
+    return authored
+
+
+def _only_rater(read: ReadResponse) -> str | None:
+    allowed = RATERS[read.loaded.definition.respondent]
+    return next(iter(allowed)) if len(allowed) == 1 else None
+
+
+def _identifier(reference: Json | None) -> str | None:
+    identifier = reference.get("identifier") if reference else None
+    value = identifier.get("value") if isinstance(identifier, dict) else None
+    return value if isinstance(value, str) and value else None

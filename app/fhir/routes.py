@@ -1,0 +1,191 @@
+"""FHIR R4 routes: Questionnaires, the CodeSystem, scoring and recording QuestionnaireResponses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.access.guard import caller, public
+from app.access.keys import Principal
+from app.catalogue.routes import VersionQuery
+from app.fhir import exchange
+from app.fhir.questionnaire import questionnaire
+from app.fhir.schemas import (
+    FhirBundle,
+    FhirCodeSystem,
+    FhirQuestionnaire,
+    FhirQuestionnaireResponse,
+)
+from app.fhir.terms import code_system
+from app.http.body import is_json
+from app.http.language import Lang
+from app.http.problems import problem_responses
+from app.http.state import State, state_of
+from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
+from app.records import evaluation
+from app.records.routes import IdempotencyKey, records_of, with_guidance
+from app.scoring.routes import SCORING_CALLER
+
+FHIR_MEDIA_TYPE = "application/fhir+json"
+
+router = APIRouter(tags=["fhir"])
+Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
+Reader = Annotated[Principal, Depends(caller("records:read"))]
+
+
+class FhirResponse(JSONResponse):
+    """FHIR JSON, written with orjson (a JSONResponse, so that OpenAPI shows its schema)."""
+
+    media_type = FHIR_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body, read before a sync route runs in its thread."""
+    return await request.body()
+
+
+def fhir_body(model: type[FhirQuestionnaireResponse]) -> dict[str, Any]:
+    """`openapi_extra` of a route that reads a FHIR resource (FHIR or plain JSON)."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    content = {media: {"schema": schema} for media in (FHIR_MEDIA_TYPE, "application/json")}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.get(
+    "/v1/instruments/{instrument_id}/questionnaire",
+    operation_id="getQuestionnaire",
+    response_model=FhirQuestionnaire,
+    response_class=FhirResponse,
+    responses=problem_responses(404, 422),
+    dependencies=[Depends(public)],
+)
+async def get_questionnaire(
+    instrument_id: str,
+    state: State,
+    version: VersionQuery = None,
+) -> Response:
+    """The instrument as a FHIR R4 Questionnaire: `linkId` is the item id, answer options
+    carry their scoring weights (`ordinalValue`, `itemWeight`), French in `translation`."""
+    loaded = state.registry.get(instrument_id, version)
+    return FhirResponse(questionnaire(loaded.definition, loaded.definition_hash))
+
+
+@router.get(
+    "/v1/code-system",
+    operation_id="getCodeSystem",
+    response_model=FhirCodeSystem,
+    response_class=FhirResponse,
+    responses=problem_responses(422),
+    dependencies=[Depends(public)],
+)
+async def get_code_system(state: State) -> Response:
+    """Bordin's FHIR CodeSystem: the codes of the Observations and Flags it writes."""
+    return FhirResponse(code_system(loaded.definition for loaded in state.registry.latest()))
+
+
+@router.post(
+    "/v1/scores/fhir",
+    operation_id="scoreQuestionnaireResponse",
+    tags=["scoring"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
+    openapi_extra=fhir_body(FhirQuestionnaireResponse),
+    dependencies=[SCORING_CALLER],
+)
+async def score_questionnaire_response(request: Request) -> Response:
+    """Score a QuestionnaireResponse: a Bundle of one Observation per scale, derived from it.
+    Nothing is stored. A response that does not match its Questionnaire is a 422 problem
+    whose `issue` is an OperationOutcome's."""
+    resource = _resource(await request.body(), request.headers.get("content-type"))
+    registry = state_of(request).registry
+    bundle = exchange.score_questionnaire_response(registry, resource, datetime.now(UTC))
+    return FhirResponse(bundle)
+
+
+@router.post(
+    "/v1/episodes/{episode_id}/questionnaire-responses",
+    operation_id="recordQuestionnaireResponse",
+    status_code=201,
+    tags=["episodes"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    openapi_extra=fhir_body(FhirQuestionnaireResponse),
+)
+def record_questionnaire_response(
+    episode_id: UUID,
+    request_body: Annotated[bytes, Depends(raw_body)],
+    request: Request,
+    state: State,
+    principal: Submitter,
+    lang: Lang,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Record a QuestionnaireResponse in an episode, exactly as the JSON route would (same
+    row, same flags, same Idempotency-Key rules). The answer is a Bundle of the response,
+    its Observations and a Flag per rupture flag it raised, with its repair guidance as
+    text. A key without `records:read` (`submit`, or `records:write` alone) gets back only
+    the response with its id, and an episode of another patient answers as a missing one."""
+    resource = _resource(request_body, request.headers.get("content-type"))
+    records = records_of(state, principal)
+    reads = "records:read" in principal.scopes
+    recorded = exchange.record_questionnaire_response(
+        records, episode_id, resource, idempotency_key, caller_reads_records=reads
+    )
+    administration = recorded.administration
+    if not reads:
+        minimal = {
+            "resourceType": "QuestionnaireResponse",
+            "id": administration["id"],
+            "questionnaire": resource["questionnaire"],
+            "status": resource["status"],
+        }
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": minimal}]}
+        return FhirResponse(bundle, status_code=recorded.status)
+    flags = with_guidance(administration, "ruptures", state, lang)["ruptures"]
+    bundle = exchange.recorded_bundle(recorded, resource, flags)
+    return FhirResponse(bundle, status_code=recorded.status)
+
+
+# The routes that read their body themselves: their schemas go into the OpenAPI document.
+FHIR_BODY_MODELS = (FhirQuestionnaireResponse,)
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/fhir-flags",
+    operation_id="listEpisodeFhirFlags",
+    tags=["episodes"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_episode_fhir_flags(
+    episode_id: UUID, state: State, principal: Reader, lang: Lang
+) -> Response:
+    """Every rupture flag of the episode in its current state, as a searchset Bundle of FHIR
+    Flags (`inactive` once repaired, the repair's time as `period.end`), each with its repair
+    guidance as text in the language of `Accept-Language`."""
+    records = records_of(state, principal)
+    ruptures = with_guidance(evaluation.episode_ruptures(records, episode_id), "items", state, lang)
+    bundle = exchange.episode_flags_bundle(records, episode_id, ruptures["items"])
+    return FhirResponse(bundle, headers={"Content-Language": lang, "Vary": "Accept-Language"})
+
+
+def _resource(body: bytes, content_type: str | None) -> Any:
+    if not is_json(content_type):
+        raise UnsupportedMediaTypeError(
+            f"send {FHIR_MEDIA_TYPE} or application/json, not {content_type or 'nothing'}"
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedJsonError("the request body is not valid JSON") from None

@@ -1,0 +1,1 @@
+"""The health probes: liveness and readiness."""

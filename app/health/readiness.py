@@ -1,0 +1,34 @@
+"""Readiness: the database answers and is migrated to the revision this code needs."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.instruments.registry import InstrumentRegistry
+from app.platform.db import Database
+from app.platform.errors import UnhealthyError
+
+# The use cases of scoring, definitions and readiness shared this logger: log lines keep its name.
+logger = logging.getLogger("bordin.services")
+
+
+def check_readiness(database: Database, registry: InstrumentRegistry, heads: frozenset[str]) -> int:
+    """The number of loaded instrument versions, once the database answers and is migrated
+    to `heads` (the revisions this code's migrations end at); else `UnhealthyError`."""
+    try:
+        revisions = database.revisions()
+    except SQLAlchemyError as error:
+        logger.warning("not ready: the database does not answer", exc_info=error)
+        raise UnhealthyError("the database does not answer") from error
+    if revisions != heads:
+        raise UnhealthyError(
+            f"the database is at migration {_revisions(revisions)}; this version of the"
+            f" service needs {_revisions(heads)} (run `alembic upgrade head`)"
+        )
+    return len(registry)
+
+
+def _revisions(revisions: frozenset[str]) -> str:
+    return ", ".join(sorted(revisions)) or "none"

@@ -1,0 +1,46 @@
+"""What the running application holds: settings, database and instrument registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.access.keys import AuthenticationCache
+from app.access.limits import RateLimiter
+from app.access.tokens import TokenVerifier
+from app.alerts.egress import EgressPolicy
+from app.instruments.registry import InstrumentRegistry
+from app.platform.db import Database
+from app.platform.settings import Settings
+from app.records.context import Records
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    database: Database
+    registry: InstrumentRegistry
+    records: Records
+    auth_cache: AuthenticationCache
+    rate_limiter: RateLimiter
+    failed_auth_limiter: RateLimiter
+    egress: EgressPolicy
+    tokens: TokenVerifier | None = None
+    # The migration revisions this code needs the database at (readiness).
+    migration_heads: frozenset[str] = frozenset()
+
+
+def state_of(request: Request) -> AppState:
+    state: AppState = request.app.state.bordin
+    return state
+
+
+async def app_state(request: Request) -> AppState:
+    """The dependency form of `state_of` (async, so FastAPI runs it without a thread)."""
+    return state_of(request)
+
+
+# A route's parameter: the application's state.
+State = Annotated[AppState, Depends(app_state)]

@@ -1,0 +1,121 @@
+"""Service settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Read from environment variables of the same name (upper case), or a `.env` file."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./bordin.db",
+        description="SQLAlchemy URL. postgresql:// URLs use the psycopg 3 driver.",
+    )
+    instruments_dir: Path = Field(
+        default=PROJECT_ROOT / "instruments",
+        description="Folder of instrument definitions, <id>/<version>.yaml.",
+    )
+    guidance_file: Path = Field(
+        default=PROJECT_ROOT / "guidance" / "catalogue.yaml",
+        description="The repair guidance catalogue.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413."
+    )
+    max_batch_rows: int = Field(
+        default=20_000, gt=0, description="Rows accepted by one POST /v1/scores/batch."
+    )
+    docs_enabled: bool = Field(default=True, description="Serve /docs and /redoc.")
+    cors_origins: list[str] = Field(
+        default=[],
+        description="Origins allowed to call the API from a browser; none by default.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests a minute per API key and process (0: no limit); then 429.",
+    )
+    rate_limit_failed_auth_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Requests a minute per client address and process that carry an unknown,"
+        " revoked, expired or invalid key or token (0: no limit); past it, every request from"
+        " that address is a 429, before any key is looked up, until the budget refills.",
+    )
+    auth_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="How long stateless scoring reuses an API key's authentication.",
+    )
+    statistics_max_age_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long rupture rules reuse an organisation's instrument statistics.",
+    )
+    webhook_dispatch: bool = Field(
+        default=True,
+        description="Deliver webhook events from a background thread of each app process"
+        " (off: leave them to `bordin deliver-webhooks`).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=2, gt=0, description="How often a dispatcher looks for webhook events due."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, description="How long a receiver has to answer one delivery."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="Back-off before the 2nd attempt; each later one waits twice as long.",
+    )
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before an event is given up as failed."
+    )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Let webhook URLs reach loopback, private, link-local and other non-public"
+        " addresses (local development and tests; never in production). Cloud metadata"
+        " endpoints stay refused.",
+    )
+
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="JWKS of an authorisation server whose JWTs are accepted."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` of those JWTs.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud` of those JWTs.")
+    jwt_organization_claim: str = Field(
+        default="bordin_organization", description="Claim holding the Bordin organisation id."
+    )
+    jwt_scope_claim: str = Field(
+        default="scope", description="Claim holding space-separated Bordin scopes."
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="Longest accepted token lifetime, exp - iat (tokens without iat are refused).",
+    )
+
+    @model_validator(mode="after")
+    def _jwt_needs_issuer_and_audience(self) -> Settings:
+        if self.jwt_jwks_file is not None and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("JWT_JWKS_FILE needs JWT_ISSUER and JWT_AUDIENCE")
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, url: str) -> str:
+        """`postgres://` and `postgresql://` URLs name no driver; we ship psycopg 3."""
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url

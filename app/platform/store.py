@@ -1,0 +1,394 @@
+"""Every SQL query of the service, as plain functions over a session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.platform.tables import (
+    Administration,
+    AdministrationRevision,
+    ApiKey,
+    AuditEvent,
+    Episode,
+    IdempotencyRecord,
+    InstrumentDefinitionRecord,
+    Organization,
+    RuptureFlagRecord,
+    UTCDateTime,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+
+def insert_definitions(session: Session, rows: Sequence[dict[str, object]]) -> None:
+    """Insert definitions not stored yet; concurrent start-ups insert each hash once."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InstrumentDefinitionRecord)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["definition_hash"])
+    )
+    session.execute(statement)
+
+
+def ensure_definition(session: Session, row: dict[str, object]) -> None:
+    """Store a definition unless its hash is stored already (a primary-key look-up first)."""
+    if session.get(InstrumentDefinitionRecord, row["definition_hash"]) is None:
+        insert_definitions(session, [row])
+
+
+def stored_hashes(session: Session, instrument_id: str, version: str) -> list[str]:
+    statement = (
+        select(InstrumentDefinitionRecord.definition_hash)
+        .where(
+            InstrumentDefinitionRecord.instrument_id == instrument_id,
+            InstrumentDefinitionRecord.version == version,
+        )
+        .order_by(InstrumentDefinitionRecord.registered_at)
+    )
+    return list(session.scalars(statement))
+
+
+def get_episode(
+    session: Session, organization_id: UUID, episode_id: UUID, *, for_update: bool = False
+) -> Episode | None:
+    """The episode; `for_update` locks its row until the transaction ends (PostgreSQL), so
+    that two writes to one episode evaluate its series one after the other. (SQLite
+    transactions already take the database's write lock when they begin.)"""
+    statement = select(Episode).where(
+        Episode.organization_id == organization_id, Episode.id == episode_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def list_episodes(
+    session: Session,
+    organization_id: UUID,
+    *,
+    patient_ref: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Episode]:
+    """Episodes in creation order, from just after the `after` (created_at, id) position."""
+    statement = select(Episode).where(Episode.organization_id == organization_id)
+    if patient_ref is not None:
+        statement = statement.where(Episode.patient_ref == patient_ref)
+    if after is not None:
+        created_at, episode_id = after
+        statement = statement.where(
+            tuple_(Episode.created_at, Episode.id)
+            > tuple_(literal(created_at, UTCDateTime), episode_id)
+        )
+    statement = statement.order_by(Episode.created_at, Episode.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def get_idempotency(session: Session, organization_id: UUID, key: str) -> IdempotencyRecord | None:
+    return session.get(IdempotencyRecord, (organization_id, key))
+
+
+def get_administration(
+    session: Session, organization_id: UUID, episode_id: UUID, administration_id: UUID
+) -> Administration | None:
+    statement = select(Administration).where(
+        Administration.organization_id == organization_id,
+        Administration.episode_id == episode_id,
+        Administration.id == administration_id,
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def find_administration(
+    session: Session,
+    organization_id: UUID,
+    episode_id: UUID,
+    instrument_id: str,
+    rater: str,
+    number: int,
+) -> Administration | None:
+    statement = select(Administration).where(
+        Administration.organization_id == organization_id,
+        Administration.episode_id == episode_id,
+        Administration.instrument_id == instrument_id,
+        Administration.rater == rater,
+        Administration.session == number,
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def revisions(session: Session, administration_id: UUID) -> list[AdministrationRevision]:
+    statement = (
+        select(AdministrationRevision)
+        .where(AdministrationRevision.administration_id == administration_id)
+        .order_by(AdministrationRevision.revision)
+    )
+    return list(session.scalars(statement))
+
+
+def current_administrations(
+    session: Session, organization_id: UUID, episode_id: UUID
+) -> list[tuple[Administration, AdministrationRevision]]:
+    """Each administration of the episode with its latest revision, in session order."""
+    statement = _with_latest_revision(
+        organization_id, Administration.episode_id == episode_id
+    ).order_by(
+        Administration.session,
+        AdministrationRevision.administered_at,
+        Administration.instrument_id,
+        Administration.rater,
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def current_results(
+    session: Session, organization_id: UUID, instrument_id: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(responses, result) of every administration of an instrument in the organisation that
+    is not withdrawn, for the organisation's own statistics."""
+    statement = (
+        _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
+        .where(AdministrationRevision.status != "withdrawn")
+        .with_only_columns(AdministrationRevision.responses, AdministrationRevision.result)
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def _with_latest_revision(
+    organization_id: UUID, condition: ColumnElement[bool]
+) -> Select[Administration, AdministrationRevision]:
+    """The organisation's administrations meeting `condition`, each with its latest revision."""
+    latest = (
+        select(
+            AdministrationRevision.administration_id,
+            func.max(AdministrationRevision.revision).label("revision"),
+        )
+        .join(Administration, Administration.id == AdministrationRevision.administration_id)
+        .where(Administration.organization_id == organization_id, condition)
+        .group_by(AdministrationRevision.administration_id)
+        .subquery()
+    )
+    return (
+        select(Administration, AdministrationRevision)
+        .join(AdministrationRevision, AdministrationRevision.administration_id == Administration.id)
+        .join(
+            latest,
+            (latest.c.administration_id == AdministrationRevision.administration_id)
+            & (latest.c.revision == AdministrationRevision.revision),
+        )
+        .where(Administration.organization_id == organization_id, condition)
+    )
+
+
+def replace_flags(
+    session: Session, organization_id: UUID, episode_id: UUID, rows: Sequence[RuptureFlagRecord]
+) -> None:
+    """The episode's flags become `rows` (its series were evaluated again)."""
+    session.execute(
+        delete(RuptureFlagRecord).where(
+            RuptureFlagRecord.organization_id == organization_id,
+            RuptureFlagRecord.episode_id == episode_id,
+        )
+    )
+    session.add_all(rows)
+
+
+def episode_flags(
+    session: Session, organization_id: UUID, episode_id: UUID
+) -> list[RuptureFlagRecord]:
+    statement = (
+        select(RuptureFlagRecord)
+        .where(
+            RuptureFlagRecord.organization_id == organization_id,
+            RuptureFlagRecord.episode_id == episode_id,
+        )
+        .order_by(RuptureFlagRecord.session, RuptureFlagRecord.instrument_id)
+    )
+    return list(session.scalars(statement))
+
+
+def count_keys(session: Session, organization_id: UUID) -> int:
+    statement = (
+        select(func.count()).select_from(ApiKey).where(ApiKey.organization_id == organization_id)
+    )
+    return session.scalar(statement) or 0
+
+
+def key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+
+
+def get_key(session: Session, organization_id: UUID, key_id: UUID) -> ApiKey | None:
+    statement = select(ApiKey).where(ApiKey.organization_id == organization_id, ApiKey.id == key_id)
+    return session.scalars(statement).one_or_none()
+
+
+def list_keys(session: Session, organization_id: UUID) -> list[ApiKey]:
+    statement = (
+        select(ApiKey)
+        .where(ApiKey.organization_id == organization_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return list(session.scalars(statement))
+
+
+def list_audit_events(
+    session: Session,
+    organization_id: UUID,
+    *,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[AuditEvent]:
+    statement = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+    if after is not None:
+        at, event_id = after
+        statement = statement.where(
+            tuple_(AuditEvent.at, AuditEvent.id) > tuple_(literal(at, UTCDateTime), event_id)
+        )
+    statement = statement.order_by(AuditEvent.at, AuditEvent.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def delete_episode(session: Session, organization_id: UUID, episode_id: UUID) -> int:
+    """Erase an episode; its administrations, revisions, flags and idempotency records go
+    with it (ON DELETE CASCADE). Returns the number of episodes deleted (0 or 1)."""
+    result = session.execute(
+        delete(Episode).where(Episode.organization_id == organization_id, Episode.id == episode_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def get_organization(session: Session, organization_id: UUID) -> Organization | None:
+    return session.get(Organization, organization_id)
+
+
+def list_webhooks(session: Session, organization_id: UUID) -> list[WebhookEndpoint]:
+    statement = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.organization_id == organization_id)
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    return list(session.scalars(statement))
+
+
+def get_webhook(
+    session: Session, organization_id: UUID, webhook_id: UUID
+) -> WebhookEndpoint | None:
+    statement = select(WebhookEndpoint).where(
+        WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.id == webhook_id
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def enabled_webhooks(session: Session, organization_id: UUID) -> list[WebhookEndpoint]:
+    statement = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.enabled)
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    return list(session.scalars(statement))
+
+
+def cancel_pending_events(session: Session, endpoint_id: UUID) -> None:
+    """The endpoint's undelivered events will not be delivered (it was disabled)."""
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.endpoint_id == endpoint_id, WebhookEvent.status == "pending")
+        .values(status="cancelled", locked_until=None, lease_token=None)
+    )
+
+
+def claim_webhook_event(
+    session: Session, now: datetime, locked_until: datetime, lease_token: UUID
+) -> WebhookEvent | None:
+    """Take the lease of the event that is due soonest, or None if none is due.
+
+    `FOR UPDATE SKIP LOCKED` (PostgreSQL) lets several dispatchers claim at once, each
+    passing over the rows another is claiming instead of waiting for them; the lease then
+    keeps the row from them once this transaction commits. (SQLite has no row locks: its
+    transactions take the database's write lock when they begin, so claims run one by one.)
+    """
+    statement = (
+        select(WebhookEvent)
+        .where(
+            WebhookEvent.status == "pending",
+            WebhookEvent.next_attempt_at <= literal(now, UTCDateTime),
+            or_(
+                WebhookEvent.locked_until.is_(None),
+                WebhookEvent.locked_until <= literal(now, UTCDateTime),
+            ),
+        )
+        .order_by(WebhookEvent.next_attempt_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    event = session.scalars(statement).one_or_none()
+    if event is not None:
+        event.locked_until = locked_until
+        event.lease_token = lease_token
+    return event
+
+
+def get_webhook_by_id(session: Session, webhook_id: UUID) -> WebhookEndpoint | None:
+    """Any organisation's endpoint: for the dispatcher, which serves them all."""
+    return session.get(WebhookEndpoint, webhook_id)
+
+
+def settle_webhook_event(
+    session: Session, event_id: UUID, lease_token: UUID, values: dict[str, Any]
+) -> bool:
+    """Write the outcome of a delivery if this dispatcher still holds the event's lease (its
+    lease may have expired and another taken it). Returns whether it did."""
+    result = session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id, WebhookEvent.lease_token == lease_token)
+        .values(**values, locked_until=None, lease_token=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def webhook_event_exists(session: Session, event_id: UUID) -> bool:
+    statement = select(WebhookEvent.id).where(WebhookEvent.id == event_id)
+    return session.scalar(statement) is not None
+
+
+def list_webhook_deliveries(
+    session: Session,
+    organization_id: UUID,
+    endpoint_id: UUID,
+    *,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[tuple[WebhookDelivery, WebhookEvent]]:
+    """An endpoint's delivery attempts, newest first, each with its event, from just before
+    the `before` (attempted_at, id) position."""
+    statement = (
+        select(WebhookDelivery, WebhookEvent)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(
+            WebhookDelivery.organization_id == organization_id,
+            WebhookDelivery.endpoint_id == endpoint_id,
+        )
+    )
+    if before is not None:
+        at, delivery_id = before
+        statement = statement.where(
+            tuple_(WebhookDelivery.attempted_at, WebhookDelivery.id)
+            < tuple_(literal(at, UTCDateTime), delivery_id)
+        )
+    statement = statement.order_by(
+        WebhookDelivery.attempted_at.desc(), WebhookDelivery.id.desc()
+    ).limit(limit)
+    return [(row[0], row[1]) for row in session.execute(statement)]

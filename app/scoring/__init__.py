@@ -1,0 +1,1 @@
+"""Stateless scoring: one administration or a batch of one instrument, nothing stored."""

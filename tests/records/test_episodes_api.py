@@ -1,0 +1,425 @@
+"""Episodes of care and administrations over HTTP, on the real database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from app.platform.tables import (
+    Administration,
+    AdministrationRevision,
+    IdempotencyRecord,
+    RuptureFlagRecord,
+)
+
+SRS_38 = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
+
+
+def _srs(total_drop: float = 0.0) -> dict[str, float]:
+    return {**SRS_38, "1": round(9.5 - total_drop, 1)}
+
+
+@pytest.fixture
+def episode(client: TestClient) -> str:
+    response = client.post(
+        "/v1/episodes",
+        json={
+            "patient_ref": f"ehr-{uuid.uuid4()}",
+            "clinician_ref": "staff-17",
+            "setting": "nursing",
+        },
+    )
+    assert response.status_code == 201
+    episode_id: str = response.json()["id"]
+    return episode_id
+
+
+def _record(
+    client: TestClient, episode: str, session: int, responses: dict[str, Any], **extra: Any
+) -> Any:
+    body = {
+        "instrument": "srs",
+        "rater": "client",
+        "session": session,
+        "administered_at": f"2026-03-{session:02d}T10:00:00+01:00",
+        "responses": responses,
+        **extra.pop("body", {}),
+    }
+    return client.post(f"/v1/episodes/{episode}/administrations", json=body, **extra)
+
+
+def test_an_episode_is_created_read_and_listed_by_patient(client: TestClient) -> None:
+    created = client.post(
+        "/v1/episodes",
+        json={"patient_ref": "ehr-list-1", "clinician_ref": "c9", "started_on": "2026-03-01"},
+    ).json()
+    assert created["patient_ref"] == "ehr-list-1"
+    assert created["started_on"] == "2026-03-01"
+    assert client.get(f"/v1/episodes/{created['id']}").json() == created
+    listed = client.get("/v1/episodes", params={"patient_ref": "ehr-list-1"}).json()
+    assert [item["id"] for item in listed["items"]] == [created["id"]]
+
+
+def test_episodes_are_paginated_with_a_cursor(client: TestClient) -> None:
+    patient = f"ehr-{uuid.uuid4()}"
+    ids = [
+        client.post("/v1/episodes", json={"patient_ref": patient, "clinician_ref": "c"}).json()[
+            "id"
+        ]
+        for _ in range(5)
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"patient_ref": patient, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/v1/episodes", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids
+
+
+def test_a_cursor_the_list_did_not_give_is_a_422_problem(client: TestClient) -> None:
+    response = client.get("/v1/episodes", params={"cursor": "bm9wZQ"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_cursor"
+
+
+def test_an_unknown_episode_is_a_404_problem(client: TestClient) -> None:
+    missing = uuid.uuid4()
+    for response in (
+        client.get(f"/v1/episodes/{missing}"),
+        _record(client, str(missing), 1, SRS_38),
+        client.get(f"/v1/episodes/{missing}/ruptures"),
+        client.get(f"/v1/episodes/{missing}/trajectory", params={"instrument": "srs"}),
+    ):
+        assert response.status_code == 404
+        assert response.json()["code"] == "episode_not_found"
+
+
+def test_recording_returns_the_stored_administration_and_the_flags_it_raised(
+    client: TestClient, episode: str
+) -> None:
+    first = _record(client, episode, 1, SRS_38)
+    assert first.status_code == 201
+    stored = first.json()
+    assert stored["result"]["scales"]["total"]["score"] == 38.0
+    assert stored["responses"] == SRS_38
+    assert stored["status"] == "recorded"
+    assert stored["definition_hash"].startswith("sha256:")
+    assert stored["ruptures"] == []
+    second = _record(client, episode, 2, _srs(1.5)).json()  # total 36.5: a drop of 1.5
+    assert [(f["rule"], f["scale"], f["session"]) for f in second["ruptures"]] == [
+        ("drop_from_previous", "total", 2)
+    ]
+    flag = second["ruptures"][0]
+    assert flag["reference"] == 38.0
+    assert flag["administration_id"] == second["id"]
+    assert flag["instrument"] == "srs"
+    assert flag["state"] == "pending"
+
+
+def test_a_session_recorded_twice_is_a_409_problem(client: TestClient, episode: str) -> None:
+    assert _record(client, episode, 1, SRS_38).status_code == 201
+    again = _record(client, episode, 1, _srs(2))
+    assert again.status_code == 409
+    assert again.json()["code"] == "session_already_recorded"
+    therapist_form = {"instrument": "post-session-rupture-therapist", "rater": "therapist"}
+    same_session = _record(client, episode, 1, {"1": 0}, body=therapist_form)
+    assert same_session.status_code == 201
+
+
+def test_a_rater_who_cannot_fill_in_the_instrument_is_refused(
+    client: TestClient, episode: str
+) -> None:
+    response = _record(client, episode, 1, SRS_38, body={"rater": "therapist"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "rater_mismatch"
+    assert response.json()["errors"][0]["loc"] == ["rater"]
+    markers = {"instrument": "rupture-markers", "rater": "observer"}
+    answers = {str(item): 0 for item in range(1, 11)}
+    assert _record(client, episode, 1, answers, body=markers).status_code == 201
+
+
+def test_invalid_answers_are_refused_and_nothing_is_stored(
+    client: TestClient, episode: str
+) -> None:
+    response = _record(client, episode, 1, {**SRS_38, "2": 11})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["responses", "2"]
+    assert client.get(f"/v1/episodes/{episode}/administrations").json()["items"] == []
+
+
+def test_a_timestamp_without_offset_is_refused(client: TestClient, episode: str) -> None:
+    response = _record(client, episode, 1, SRS_38, body={"administered_at": "2026-03-01T10:00:00"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["administered_at"]
+
+
+def test_an_idempotency_key_replays_the_first_response(
+    client: TestClient, episode: str, engine: Engine
+) -> None:
+    headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
+    first = _record(client, episode, 1, SRS_38, headers=headers)
+    replay = _record(client, episode, 1, SRS_38, headers=headers)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    with engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count())
+            .select_from(Administration)
+            .where(Administration.episode_id == uuid.UUID(episode))
+        )
+    assert count == 1
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(
+    client: TestClient, episode: str
+) -> None:
+    headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
+    assert _record(client, episode, 1, SRS_38, headers=headers).status_code == 201
+    other = _record(client, episode, 2, SRS_38, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert len(client.get(f"/v1/episodes/{episode}/administrations").json()["items"]) == 1
+
+
+def test_a_correction_keeps_the_original_and_re_evaluates_the_series(
+    client: TestClient, episode: str, engine: Engine
+) -> None:
+    _record(client, episode, 1, SRS_38)
+    flagged = _record(client, episode, 2, _srs(1.5)).json()
+    assert flagged["ruptures"]
+    corrected = client.post(
+        f"/v1/episodes/{episode}/administrations/{flagged['id']}/corrections",
+        json={"responses": _srs(0.5), "reason": "item 1 keyed in wrong"},
+    )
+    assert corrected.status_code == 200
+    body = corrected.json()
+    assert body["status"] == "corrected"
+    assert body["revision"] == 2
+    assert body["result"]["scales"]["total"]["score"] == 37.5
+    assert [entry["status"] for entry in body["history"]] == ["recorded"]
+    assert body["ruptures"] == []
+    assert client.get(f"/v1/episodes/{episode}/ruptures").json()["items"] == []
+    with engine.connect() as connection:
+        kept = connection.scalars(
+            select(AdministrationRevision.responses)
+            .where(AdministrationRevision.administration_id == uuid.UUID(flagged["id"]))
+            .order_by(AdministrationRevision.revision)
+        ).all()
+    assert kept == [_srs(1.5), _srs(0.5)]
+
+
+def test_a_withdrawal_removes_the_administration_from_the_series(
+    client: TestClient, episode: str
+) -> None:
+    _record(client, episode, 1, SRS_38)
+    middle = _record(client, episode, 2, _srs(0.5)).json()
+    third = _record(client, episode, 3, _srs(1.0)).json()  # 37.5 -> 37.0: no flag
+    assert third["ruptures"] == []
+    withdrawn = client.post(
+        f"/v1/episodes/{episode}/administrations/{middle['id']}/withdrawal",
+        json={"reason": "wrong patient"},
+    )
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status"] == "withdrawn"
+    flags = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
+    assert [(f["rule"], f["session"], f["reference"]) for f in flags] == [
+        ("drop_from_previous", 3, 38.0)
+    ]
+    again = client.post(
+        f"/v1/episodes/{episode}/administrations/{middle['id']}/withdrawal",
+        json={"reason": "twice"},
+    )
+    assert again.status_code == 409
+    points = client.get(f"/v1/episodes/{episode}/trajectory", params={"instrument": "srs"}).json()[
+        "points"
+    ]
+    assert [point["session"] for point in points] == [1, 3]
+
+
+def test_an_administration_of_another_episode_is_not_found(
+    client: TestClient, episode: str
+) -> None:
+    stored = _record(client, episode, 1, SRS_38).json()
+    other = client.post("/v1/episodes", json={"patient_ref": "x", "clinician_ref": "y"}).json()
+    response = client.post(
+        f"/v1/episodes/{other['id']}/administrations/{stored['id']}/withdrawal",
+        json={"reason": "r"},
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "administration_not_found"
+
+
+def test_the_trajectory_gives_scores_by_session_and_the_series_flags(
+    client: TestClient, episode: str
+) -> None:
+    for session, drop in ((1, 0), (3, 0), (2, 1.2)):  # session 2 arrives last
+        _record(client, episode, session, _srs(drop))
+    body = client.get(
+        f"/v1/episodes/{episode}/trajectory", params={"instrument": "srs", "rater": "client"}
+    ).json()
+    assert [point["session"] for point in body["points"]] == [1, 2, 3]
+    assert body["points"][1]["scales"]["total"] == {"score": 36.8, "mean": 9.2, "pomp": 92.0}
+    # 38.0 -> 36.8 is a drop of 1.2 (flag at 2), repaired at 3 (back to 38.0)
+    drops = [f for f in body["ruptures"] if f["rule"] == "drop_from_previous"]
+    assert [(f["session"], f["state"], f["repaired_at"]["session"]) for f in drops] == [
+        (2, "repaired", 3)
+    ]
+    assert any(entry["rule"] == "v_drop" for entry in body["not_evaluated"])
+
+
+def test_an_unknown_instrument_in_a_trajectory_is_a_404(client: TestClient, episode: str) -> None:
+    response = client.get(f"/v1/episodes/{episode}/trajectory", params={"instrument": "nope"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_instrument"
+
+
+def test_the_instrument_statistics_count_the_organisation_s_administrations(
+    client: TestClient, episode: str
+) -> None:
+    before = client.get("/v1/instruments/haq-ii-alliance/statistics").json()
+    body = {"instrument": "haq-ii-alliance"}
+    for session, value in ((1, 4), (2, 5)):
+        answers = {str(i): value for i in range(1, 20)}
+        assert _record(client, episode, session, answers, body=body).status_code == 201
+    after = client.get("/v1/instruments/haq-ii-alliance/statistics").json()
+    assert after["scales"]["total"]["count"] == before["scales"]["total"]["count"] + 2
+    assert client.get("/v1/instruments/nope/statistics").status_code == 404
+
+
+def test_twenty_clients_posting_one_administration_with_one_key_store_one_row(
+    client: TestClient, episode: str, engine: Engine
+) -> None:
+    key = f"key-{uuid.uuid4()}"
+
+    def post(_: int) -> Any:
+        return _record(client, episode, 7, SRS_38, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(post, range(20)))
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["id"] for response in responses}) == 1
+    with engine.connect() as connection:
+        rows = connection.scalar(
+            select(func.count())
+            .select_from(Administration)
+            .where(Administration.episode_id == uuid.UUID(episode))
+        )
+        keys = connection.scalar(
+            select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key == key)
+        )
+    assert (rows, keys) == (1, 1)
+
+
+def test_distinct_administrations_posted_concurrently_are_all_stored_and_evaluated(
+    client: TestClient, episode: str, engine: Engine
+) -> None:
+    def post(session: int) -> Any:
+        # alternately 38.0 and 36.5: every even session drops 1.5 from the one before
+        return _record(client, episode, session, _srs(1.5 if session % 2 == 0 else 0))
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(post, range(1, 11)))
+    assert [response.status_code for response in responses] == [201] * 10
+    items = client.get(f"/v1/episodes/{episode}/administrations", params={"limit": 200}).json()
+    assert [item["session"] for item in items["items"]] == list(range(1, 11))
+    current = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
+    drops = [(f["rule"], f["session"]) for f in current if f["rule"] == "drop_from_previous"]
+    assert drops == [("drop_from_previous", session) for session in (2, 4, 6, 8, 10)]
+    # the flags stored by the last write are the episode's current evaluation
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(
+                RuptureFlagRecord.rule, RuptureFlagRecord.scale, RuptureFlagRecord.session
+            ).where(RuptureFlagRecord.episode_id == uuid.UUID(episode))
+        ).all()
+    assert sorted(map(tuple, stored)) == sorted(
+        (f["rule"], f["scale"], f["session"]) for f in current
+    )
+
+
+def test_the_trajectory_chart_is_valid_svg_with_every_point_and_flag(
+    client: TestClient, episode: str
+) -> None:
+    for session, drop in ((1, 0), (2, 1.5), (3, 0)):
+        _record(client, episode, session, _srs(drop))
+    response = client.get(
+        f"/v1/episodes/{episode}/trajectory.svg",
+        params={"instrument": "srs"},
+        headers={"Accept-Language": "fr"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    root = ElementTree.fromstring(response.text)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    circles = root.findall(".//{http://www.w3.org/2000/svg}circle")
+    # five SRS scales at three sessions
+    assert len(circles) == 15
+    totals = {
+        (c.get("data-session"), c.get("data-pomp"))
+        for c in circles
+        if c.get("data-scale") == "total"
+    }
+    assert totals == {("1", "95.0"), ("2", "91.25"), ("3", "95.0")}
+    flags = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("data-rule")]
+    assert ("drop_from_previous", "total", "2") in {
+        (p.get("data-rule"), p.get("data-scale"), p.get("data-session")) for p in flags
+    }
+    repairs = [
+        line for line in root.iter("{http://www.w3.org/2000/svg}line") if line.get("data-repair")
+    ]
+    assert [line.get("data-repair") for line in repairs] == ["2"]
+    band = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("data-cutoff")]
+    assert [r.get("data-cutoff") for r in band] == ["total"]
+    assert "Échelle" in response.text
+
+
+def test_ending_an_episode_settles_what_waits_for_later_sessions(
+    client: TestClient, episode: str
+) -> None:
+    assert _record(client, episode, 1, _srs()).status_code == 201
+    raised = _record(client, episode, 2, _srs(2.0)).json()["ruptures"]  # 38 -> 36
+    drop = next(flag for flag in raised if flag["rule"] == "drop_from_previous")
+    assert drop["state"] == "pending"  # its repair window (sessions 3-5) is still open
+    ended = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "2026-03-20", "reason": "dropped_out"}
+    )
+    assert ended.status_code == 200
+    assert (ended.json()["ended_on"], ended.json()["end_reason"]) == ("2026-03-20", "dropped_out")
+    assert client.get(f"/v1/episodes/{episode}").json() == ended.json()
+    flags = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
+    settled = next(flag for flag in flags if flag["rule"] == "drop_from_previous")
+    assert (settled["state"], settled["repaired"]) == ("unrepaired", False)
+    # The same end again changes nothing; another end is a conflict, and changes nothing.
+    again = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "2026-03-20", "reason": "dropped_out"}
+    )
+    assert (again.status_code, again.json()) == (200, ended.json())
+    other = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "2026-03-21", "reason": "completed"}
+    )
+    assert other.status_code == 409
+    assert other.json()["code"] == "episode_already_ended"
+    assert client.get(f"/v1/episodes/{episode}").json()["end_reason"] == "dropped_out"
+
+
+def test_an_episode_end_needs_a_known_reason_and_a_date(client: TestClient, episode: str) -> None:
+    response = client.post(
+        f"/v1/episodes/{episode}/closure", json={"ended_on": "soon", "reason": "bored"}
+    )
+    assert response.status_code == 422
+    assert {tuple(error["loc"]) for error in response.json()["errors"]} == {
+        ("ended_on",),
+        ("reason",),
+    }
