@@ -68,9 +68,9 @@ def evaluate(
         for scale in definition.scales:
             dimensions[(instrument, scale.id)] = scale.dimension.value if scale.dimension else None
             scores[(instrument, rater, scale.id)] = [
-                ScoredSession(p.session, p.administration_id, p.scales[scale.id]["score"])
+                ScoredSession(p.session, p.administration_id, score)
                 for p in points
-                if p.scales[scale.id]["score"] is not None
+                if (score := p.scales[scale.id]["score"]) is not None
             ]
         evaluation = detect_ruptures(definition, points, ended=ended)
         flags += [{"instrument": instrument, "rater": rater, **f} for f in evaluation["flags"]]
@@ -98,7 +98,7 @@ def steady(sessions: range) -> list[Administration]:
 
 
 def test_one_bad_session_with_three_instruments_opens_exactly_one_alert() -> None:
-    bad = [
+    bad: list[Administration] = [
         ("srs", "client", 5, srs(28.0)),
         ("wai-sr", "client", 5, wai_sr(2)),
         ("post-session-rupture-client", "client", 5, {"1": 1, "2": 4, "3": 2}),
@@ -119,7 +119,7 @@ def test_one_bad_session_with_three_instruments_opens_exactly_one_alert() -> Non
 
 
 def test_six_sessions_below_the_srs_cut_off_are_one_alert_repaired_when_back_above() -> None:
-    administrations = [("srs", "client", 1, srs(38.0))]
+    administrations: list[Administration] = [("srs", "client", 1, srs(38.0))]
     administrations += [("srs", "client", s, srs(34.0)) for s in range(2, 8)]
     _, alerts = evaluate(administrations)
     (alert,) = alerts
@@ -139,7 +139,7 @@ def test_six_sessions_below_the_srs_cut_off_are_one_alert_repaired_when_back_abo
 
 def test_a_rupture_that_persists_is_one_alert_unrepaired_then_repaired_late() -> None:
     before = steady(range(1, 5))
-    dip = [("wai-sr", "client", s, wai_sr(2)) for s in range(5, 10)]
+    dip: list[Administration] = [("wai-sr", "client", s, wai_sr(2)) for s in range(5, 10)]
     _, alerts = evaluate([*before, *dip])
     wai_alerts = [a for a in alerts if any(f["instrument"] == "wai-sr" for f in a["evidence"])]
     (alert,) = wai_alerts
@@ -150,7 +150,7 @@ def test_a_rupture_that_persists_is_one_alert_unrepaired_then_repaired_late() ->
 
 
 def test_a_closed_alert_takes_no_later_evidence() -> None:
-    administrations = [("srs", "client", 1, srs(38.0))]
+    administrations: list[Administration] = [("srs", "client", 1, srs(38.0))]
     administrations += [("srs", "client", s, srs(34.0)) for s in range(2, 6)]
     _, alerts = evaluate(administrations, closures={2: 3})
     assert [(a["opened_session"], a["status"]) for a in alerts] == [(2, "closed"), (4, "open")]
@@ -166,7 +166,7 @@ def test_ending_the_episode_makes_an_alert_still_open_unrepaired() -> None:
 
 
 def test_a_marker_alerts_at_moderate_and_a_low_alert_rising_to_moderate_opens() -> None:
-    low = [("srs", "client", 1, srs(38.0)), ("srs", "client", 2, srs(34.0))]
+    low: list[Administration] = [("srs", "client", 1, srs(38.0)), ("srs", "client", 2, srs(34.0))]
     _, before = evaluate(low)
     assert [a["priority"] for a in before] == ["low"]
     markers = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0, "6": 0, "7": 1, "8": 1, "9": 0, "10": 0}
