@@ -26,7 +26,10 @@ run: migrate
 		$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT) \
 		--no-access-log --no-server-header
 
+# The chart tests render SVG to PNG with librsvg (Debian's librsvg2-bin), installed if missing.
 test: install
+	@command -v rsvg-convert >/dev/null || { apt-get update -qq && apt-get install -y -qq librsvg2-bin; } \
+		|| { echo "make test needs rsvg-convert: apt-get install librsvg2-bin"; exit 1; }
 	$(BIN)/pytest
 
 # Clients generated from the served /openapi.json (Python and TypeScript), used against a live

@@ -20,9 +20,10 @@ from app.access.tokens import TokenVerifier
 from app.alerts import schemas as alerts_schemas
 from app.alerts.dispatch import BackgroundDispatcher, Dispatcher
 from app.alerts.egress import EgressPolicy, Resolve, system_resolve
-from app.alerts.routes import alerts as webhook_alerts
+from app.alerts.routes import alert_router
 from app.alerts.routes import router as webhook_router
-from app.alerts.schemas import RuptureAlert
+from app.alerts.routes import webhook_events as webhook_alerts
+from app.alerts.schemas import AlertEvent, RuptureAlert
 from app.catalogue import schemas as catalogue_schemas
 from app.catalogue.definitions import register_definitions
 from app.catalogue.guidance import load_catalogue
@@ -148,12 +149,13 @@ def create_app(
             *key_router.routes,
             *audit_router.routes,
             *webhook_router.routes,
+            *alert_router.routes,
         ],
     )
     check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
-    add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
+    add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert, AlertEvent])
     document_access(app)
     declare_failures(app)
     keep_examples(app, WIRE_SCHEMAS)

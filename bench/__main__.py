@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import core, http, records
+from bench import caseload, core, http, records
 
 
 def main() -> None:
@@ -12,6 +12,8 @@ def main() -> None:
     http.run(seconds=3, rounds=8)
     print("Records (rupture engine; PostgreSQL on 127.0.0.1:5432):")
     records.run()
+    print("Alerts on a simulated caseload (published rules before, the alert policy after):")
+    caseload.run()
 
 
 if __name__ == "__main__":

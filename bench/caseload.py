@@ -351,7 +351,7 @@ def measure(model: Model, profile_name: str, *, writes_sample: int = 60) -> tupl
     """(today's published rules, the alert policy) on the model's caseload."""
     from app.core.alert_grouping import NOTIFYING, alert_events
     from app.core.alert_policy import PROFILES
-    from app.core.alerts import flag_changes
+    from app.core.flag_events import flag_changes
 
     profile = PROFILES[profile_name]
     scored, registry, statistics = score_caseload(model)

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from app.alerts.egress import EgressPolicy, RefusedUrlError
 from app.catalogue.guidance import Catalogue
-from app.core.alerts import ALERT_TYPES, FlagChange
+from app.core.flag_events import RUPTURE_EVENT_TYPES as RUPTURE_TYPES
+from app.core.flag_events import FlagChange
+from app.fhir.alerts import alert_resources
 from app.fhir.observations import Context, flag_resource
 from app.instruments.registry import InstrumentRegistry
 from app.platform import store
@@ -34,7 +36,20 @@ from app.platform.plain import plain_json
 from app.platform.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Json = dict[str, Any]
-EVENT_TYPES = ALERT_TYPES
+# Alert events: at most one per alert per write (app.core.alert_grouping), and what
+# clinicians do with an alert. The flag-level rupture events go only to endpoints that ask
+# for them by name.
+ALERT_EVENT_TYPES = (
+    "alert.opened",
+    "alert.updated",
+    "alert.repaired",
+    "alert.unrepaired",
+    "alert.withdrawn",
+    "alert.acknowledged",
+    "alert.closed",
+)
+EVENT_TYPES = (*ALERT_EVENT_TYPES, *RUPTURE_TYPES)
+DEFAULT_EVENT_TYPES = ALERT_EVENT_TYPES
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 _SECRET_BYTES = 32
 
@@ -74,15 +89,18 @@ def create_webhook(
     now: datetime,
     egress: EgressPolicy,
 ) -> Json:
-    """Register an endpoint for the given event types (all of them by default). The returned
-    `secret` is the only time it is shown."""
+    """Register an endpoint for the given event types (the `alert.*` ones by default; the
+    flag-level `rupture.*` ones only when named). The returned `secret` is the only time it
+    is shown."""
     endpoint = WebhookEndpoint(
         id=uuid.uuid4(),
         organization_id=organization_id,
         url=check_url(url, egress),
         description=description,
         secret=new_secret(),
-        event_types=[kind for kind in EVENT_TYPES if kind in set(event_types or EVENT_TYPES)],
+        event_types=[
+            kind for kind in EVENT_TYPES if kind in set(event_types or DEFAULT_EVENT_TYPES)
+        ],
         include_fhir_flag=include_fhir_flag,
         enabled=True,
         created_at=now,
@@ -215,27 +233,76 @@ def enqueue_alerts(
                     _fhir_flag(session, episode, change, now, catalogue, registry) if fhir else None
                 )
                 payloads[fhir] = event_payload(change, episode, now, catalogue, resource)
-            payload = payloads[fhir]
-            session.add(
-                WebhookEvent(
-                    id=uuid.uuid4(),
-                    organization_id=episode.organization_id,
-                    endpoint_id=endpoint.id,
-                    episode_id=episode.id,
-                    event_type=change.type,
-                    payload=payload,
-                    created_at=now,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    locked_until=None,
-                    lease_token=None,
-                    delivered_at=None,
-                    last_error=None,
-                )
-            )
+            session.add(_outbox_event(episode, endpoint, change.type, payloads[fhir], now))
             written += 1
     return written
+
+
+def enqueue_alert_event(
+    session: Session,
+    episode: Episode,
+    event_type: str,
+    alert: Json,
+    now: datetime,
+    registry: InstrumentRegistry | None = None,
+) -> int:
+    """Write the event about an alert (`alert` as the API shows it, in English) to the outbox
+    of every enabled endpoint of the organisation subscribed to its type, in the caller's
+    transaction. Endpoints that asked for FHIR also get the alert as a FHIR `Flag` and a
+    `DetectedIssue`. Returns the number of events written."""
+    endpoints = [
+        endpoint
+        for endpoint in store.enabled_webhooks(session, episode.organization_id)
+        if event_type in endpoint.event_types
+    ]
+    if not endpoints:
+        return 0
+    data: Json = {
+        "episode_id": episode.id,
+        "patient_ref": episode.patient_ref,
+        "clinician_ref": episode.clinician_ref,
+        "setting": episode.setting,
+        "alert": alert,
+    }
+    plain = plain_json({"type": event_type, "timestamp": now, "data": data})
+    with_fhir: Json | None = None
+    for endpoint in endpoints:
+        payload = plain
+        if endpoint.include_fhir_flag:
+            if with_fhir is None:
+                resources = alert_resources(alert, now.isoformat(), registry)
+                with_fhir = plain_json(
+                    {
+                        "type": event_type,
+                        "timestamp": now,
+                        "data": {**data, "fhir_flag": resources[0],
+                                 "fhir_detected_issue": resources[1]},
+                    }
+                )  # fmt: skip
+            payload = with_fhir
+        session.add(_outbox_event(episode, endpoint, event_type, payload, now))
+    return len(endpoints)
+
+
+def _outbox_event(
+    episode: Episode, endpoint: WebhookEndpoint, event_type: str, payload: Json, now: datetime
+) -> WebhookEvent:
+    return WebhookEvent(
+        id=uuid.uuid4(),
+        organization_id=episode.organization_id,
+        endpoint_id=endpoint.id,
+        episode_id=episode.id,
+        event_type=event_type,
+        payload=payload,
+        created_at=now,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        locked_until=None,
+        lease_token=None,
+        delivered_at=None,
+        last_error=None,
+    )
 
 
 def event_payload(

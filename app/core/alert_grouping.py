@@ -280,7 +280,7 @@ def _finish(
         "kinds": sorted({kind for flag in alert.flags for kind in flag.get("kinds") or ()}),
         "evidence": sorted(alert.flags, key=lambda f: (f["session"], flag_key(f))),
         "changes": sorted(alert.changes, key=lambda c: c["session"]),
-        "guidance": _ranked_guidance(alert.flags),
+        "guidance": _ranked_guidance([*alert.flags, *alert.changes]),
         "back_session": back_session if status == "repaired" else None,
         "closed_after_session": alert.closed_after,
     }
@@ -303,16 +303,19 @@ def _priority(alert: _Building) -> Priority:
     return max(levels, key=lambda level: PRIORITY_RANK[level])
 
 
-def _ranked_guidance(flags: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One list for the alert: entries chosen by more of its evidence first, then in the
-    order they first appear (the catalogue's order within a flag)."""
+def _ranked_guidance(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One list for the alert: entries chosen by its strongest evidence first, then by more
+    of its evidence, then in the order they first appear (the catalogue's, within a flag)."""
+    strength: dict[str, int] = {}
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
-    for flag in flags:
-        for entry in flag.get("guidance") or ():
+    for item in items:
+        rank = PRIORITY_RANK[evidence_priority(item)]
+        for entry in item.get("guidance") or ():
+            strength[entry] = max(strength.get(entry, 0), rank)
             counts[entry] = counts.get(entry, 0) + 1
             first.setdefault(entry, len(first))
-    return sorted(counts, key=lambda entry: (-counts[entry], first[entry]))
+    return sorted(counts, key=lambda entry: (-strength[entry], -counts[entry], first[entry]))
 
 
 AlertEvent = Literal[

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 Level = Literal["moderate", "high"]
 SeriesKey = tuple[str, str, str]  # instrument, rater, scale
@@ -96,6 +96,8 @@ class ChangeFinding(TypedDict):
     level: Level
     profile: str
     components: list[ChangeComponent]
+    # Repair guidance ids, chosen by the caller (the service) for this finding.
+    guidance: NotRequired[list[str]]
 
 
 @dataclass(frozen=True, slots=True)

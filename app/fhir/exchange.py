@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.fhir.observations import Context, flag_resource, score_bundle
+from app.fhir.alerts import alert_resources
+from app.fhir.observations import Context, score_bundle
 from app.fhir.outcome import QuestionnaireResponseMismatchError
 from app.fhir.responses import ReadResponse, located_error, read_response
 from app.instruments.registry import InstrumentRegistry
@@ -17,7 +18,6 @@ from app.records.administrations import (
     RATERS,
     NewAdministration,
     check_rater,
-    list_administrations,
     record_administration,
 )
 from app.records.context import Json, Records
@@ -149,35 +149,18 @@ def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json]) -> Js
     )
 
 
-def episode_flags_bundle(records: Records, episode_id: uuid.UUID, flags: list[Json]) -> Json:
-    """The episode's rupture flags (`flags`: as `/ruptures` lists them, guidance rendered) as a
-    searchset Bundle of FHIR Flags: the episode's patient, each flag's encounter and the time
-    of the session that raised it, and, once repaired, of the session that repaired it."""
+def episode_alert_bundle(
+    records: Records, episode_id: uuid.UUID, alerts: list[Json], kind: str
+) -> Json:
+    """The episode's alerts (`alerts`: as the API shows them, guidance rendered) as a
+    searchset Bundle: one FHIR `Flag` per alert (`kind` "Flag": active while open or
+    unrepaired, the time it came back or was closed as `period.end`), or one `DetectedIssue`
+    per alert (`kind` "DetectedIssue")."""
     episode = episodes.get_episode(records, episode_id)
-    administrations: dict[str, Json] = {}
-    cursor: str | None = None
-    while True:
-        page = list_administrations(records, episode_id, limit=200, cursor=cursor)
-        administrations.update((item["id"], item) for item in page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    subject = {"identifier": {"value": episode["patient_ref"]}}
     entries = []
-    for flag in flags:
-        raised = administrations.get(flag["administration_id"], {})
-        repair = flag.get("repaired_at") or {}
-        repaired = administrations.get(repair.get("administration_id", ""), {})
-        encounter = raised.get("encounter_ref")
-        context = Context(
-            seed=uuid.UUID(flag["administration_id"]),
-            subject=subject,
-            encounter={"identifier": {"value": encounter}} if encounter else None,
-            effective=raised.get("administered_at"),
-            issued=episode["created_at"],
-        )
-        definition = records.registry.get(flag["instrument"]).definition
-        resource = flag_resource(definition, flag, context, ended=repaired.get("administered_at"))
+    for alert in alerts:
+        flag, issue = alert_resources(alert, episode["created_at"], records.registry)
+        resource = flag if kind == "Flag" else issue
         entries.append(
             {
                 "fullUrl": f"urn:uuid:{resource['id']}",

@@ -101,6 +101,19 @@ def score_bundle(
     }
 
 
+def observation_id(
+    definition: InstrumentDefinition, administration_id: uuid.UUID, scale_id: str
+) -> uuid.UUID | None:
+    """The id `score_bundle` gives the Observation of a scale of a recorded administration
+    (its bundle is seeded by the administration's id)."""
+    position = next(
+        (index for index, scale in enumerate(definition.scales) if scale.id == scale_id), None
+    )
+    if position is None:
+        return None
+    return _derived(uuid.uuid5(administration_id, "Bundle"), position + 2)
+
+
 def _derived(base: uuid.UUID, index: int) -> uuid.UUID:
     """The index-th id of a bundle: the low bits of its node field changed, so the version and
     variant bits stay those of a valid UUID."""
@@ -247,7 +260,7 @@ def flag_resource(
     resource: Json = {
         "resourceType": "Flag",
         "id": str(uuid.uuid5(context.seed, f"Flag/{_flag_key(flag)}")),
-        "text": {"status": "generated", "div": _narrative(summary, flag.get("guidance", []))},
+        "text": {"status": "generated", "div": narrative(summary, flag.get("guidance", []))},
         "status": "inactive" if repaired else "active",
         "category": [
             {"coding": [{"system": FLAG_CATEGORY, "code": "clinical", "display": "Clinical"}]}
@@ -265,7 +278,7 @@ def flag_resource(
         if ended is not None:
             resource["period"]["end"] = ended  # when the session that repaired it took place
     if flag.get("guidance"):
-        resource["extension"] = [_guidance_extension(entry) for entry in flag["guidance"]]
+        resource["extension"] = [guidance_extension(entry) for entry in flag["guidance"]]
     return resource
 
 
@@ -273,7 +286,7 @@ def _rule_text(rule: str) -> str:
     return RULES.get(rule) or rule
 
 
-def _guidance_extension(entry: Json) -> Json:
+def guidance_extension(entry: Json) -> Json:
     """One catalogue entry: `source` (each citation, as before) is kept for systems that read
     it; `support` and one `reference` per source (id, citation, kind, doi, url) say how strong
     the support for the suggestion is."""
@@ -302,7 +315,7 @@ def _reference_extension(reference: Json) -> Json:
     }
 
 
-def _narrative(summary: str, guidance: Sequence[Json]) -> str:
+def narrative(summary: str, guidance: Sequence[Json]) -> str:
     items = "".join(
         f"<li>{html.escape(entry['text'])} ({html.escape(entry['support_label'])})</li>"
         for entry in guidance

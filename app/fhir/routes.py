@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.access.guard import caller, public
 from app.access.keys import Principal
+from app.alerts import alerts
 from app.catalogue.routes import VersionQuery
 from app.fhir import exchange
 from app.fhir.questionnaire import questionnaire
@@ -27,7 +28,6 @@ from app.http.language import Lang
 from app.http.problems import problem_responses
 from app.http.state import State, state_of
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
-from app.records import evaluation
 from app.records.routes import IdempotencyKey, records_of, with_guidance
 from app.scoring.routes import SCORING_CALLER
 
@@ -171,12 +171,40 @@ FHIR_BODY_MODELS = (FhirQuestionnaireResponse,)
 def list_episode_fhir_flags(
     episode_id: UUID, state: State, principal: Reader, lang: Lang
 ) -> Response:
-    """Every rupture flag of the episode in its current state, as a searchset Bundle of FHIR
-    Flags (`inactive` once repaired, the repair's time as `period.end`), each with its repair
+    """The episode's alerts as a searchset Bundle of FHIR Flags, one per alert (not per rupture
+    flag): `active` while the alert is open or unrepaired, `inactive` once repaired or closed
+    (its time as `period.end`), `entered-in-error` when withdrawn; each with its repair
     guidance as text in the language of `Accept-Language`."""
+    return _alert_bundle(episode_id, state, principal, lang, "Flag")
+
+
+@router.get(
+    "/v1/episodes/{episode_id}/fhir-detected-issues",
+    operation_id="listEpisodeFhirDetectedIssues",
+    tags=["episodes"],
+    response_model=FhirBundle,
+    response_class=FhirResponse,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_episode_fhir_detected_issues(
+    episode_id: UUID, state: State, principal: Reader, lang: Lang
+) -> Response:
+    """The episode's alerts as a searchset Bundle of FHIR DetectedIssues: severity from the
+    alert's priority, the flags and change findings as `evidence` (pointing at the scored
+    Observations), acknowledgement and closure as `mitigation`, the guidance as `detail`."""
+    return _alert_bundle(episode_id, state, principal, lang, "DetectedIssue")
+
+
+def _alert_bundle(
+    episode_id: UUID, state: State, principal: Principal, lang: str, kind: str
+) -> Response:
     records = records_of(state, principal)
-    ruptures = with_guidance(evaluation.episode_ruptures(records, episode_id), "items", state, lang)
-    bundle = exchange.episode_flags_bundle(records, episode_id, ruptures["items"])
+    rows, episode = alerts.episode_alerts(records, episode_id)
+    shown = [
+        alerts.rendered(alerts.alert_view(row, episode), state.records.guidance, lang)
+        for row in rows
+    ]
+    bundle = exchange.episode_alert_bundle(records, episode_id, shown, kind)
     return FhirResponse(bundle, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
 

@@ -124,7 +124,12 @@ def _log_request(scope: Scope, status: int, started: float, failure: Exception |
 
 # Routes whose every call is audited: they read or write patient data (or keys, or where
 # alerts about patients are sent), with the resource type of a call that names no resource.
-AUDITED_TAGS = {"episodes": "episode", "api keys": "api_key", "webhooks": "webhook"}
+AUDITED_TAGS = {
+    "episodes": "episode",
+    "api keys": "api_key",
+    "webhooks": "webhook",
+    "alerts": "alert",
+}
 # Writes that append their own event in their own transaction when they succeed.
 SELF_AUDITED = frozenset(
     {
@@ -134,10 +139,15 @@ SELF_AUDITED = frozenset(
         "correctAdministration",
         "withdrawAdministration",
         "eraseEpisode",
+        "closeEpisode",
+        "acknowledgeAlert",
+        "closeAlert",
+        "setAlertPolicy",
     }
 )
 RESOURCE_ID_LENGTH = 64  # audit_event.resource_id
 _RESOURCES = (
+    ("alert_id", "alert"),
     ("administration_id", "administration"),
     ("episode_id", "episode"),
     ("key_id", "api_key"),

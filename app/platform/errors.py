@@ -259,6 +259,14 @@ class ApiKeyNotFoundError(DomainError):
     title = "API key not found"
 
 
+class AlertNotFoundError(DomainError):
+    """No alert with this id belongs to the caller's organisation."""
+
+    status = 404
+    code = "alert_not_found"
+    title = "Alert not found"
+
+
 class WebhookNotFoundError(DomainError):
     """No webhook endpoint with this id belongs to the caller's organisation."""
 

@@ -7,13 +7,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.platform.tables import (
+    ACTIVE_ALERTS,
     Administration,
     AdministrationRevision,
+    AlertRecord,
     ApiKey,
     AuditEvent,
     Episode,
@@ -217,6 +230,143 @@ def episode_flags(
         .order_by(RuptureFlagRecord.session, RuptureFlagRecord.instrument_id)
     )
     return list(session.scalars(statement))
+
+
+def series_results(
+    session: Session, organization_id: UUID, instrument_id: str
+) -> list[tuple[UUID, str, int, dict[str, Any]]]:
+    """(episode, rater, session, result) of every administration of an instrument in the
+    organisation that is not withdrawn, in series order: for the within-client spread of
+    each scale (successive sessions of one series)."""
+    statement = (
+        _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
+        .where(AdministrationRevision.status != "withdrawn")
+        .with_only_columns(
+            Administration.episode_id,
+            Administration.rater,
+            Administration.session,
+            AdministrationRevision.result,
+        )
+        .order_by(Administration.episode_id, Administration.rater, Administration.session)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(statement)]
+
+
+# -- Alerts ----------------------------------------------------------------------------------
+
+
+def episode_alerts(session: Session, organization_id: UUID, episode_id: UUID) -> list[AlertRecord]:
+    """The episode's alerts, in the order they opened."""
+    statement = (
+        select(AlertRecord)
+        .where(AlertRecord.organization_id == organization_id, AlertRecord.episode_id == episode_id)
+        .order_by(AlertRecord.opened_session)
+    )
+    return list(session.scalars(statement))
+
+
+def get_alert(
+    session: Session, organization_id: UUID, alert_id: UUID, *, for_update: bool = False
+) -> tuple[AlertRecord, Episode] | None:
+    """The alert and its episode; `for_update` locks the alert's row."""
+    statement = (
+        select(AlertRecord, Episode)
+        .join(Episode, Episode.id == AlertRecord.episode_id)
+        .where(AlertRecord.organization_id == organization_id, AlertRecord.id == alert_id)
+    )
+    if for_update:
+        statement = statement.with_for_update(of=AlertRecord)
+    row = session.execute(statement).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def list_alerts(
+    session: Session,
+    organization_id: UUID,
+    *,
+    statuses: Sequence[str],
+    priority_ranks: Sequence[int],
+    acknowledged: bool | None,
+    clinician_ref: str | None,
+    setting: str | None,
+    episode_id: UUID | None,
+    since: datetime | None,
+    after: tuple[int, datetime, UUID] | None,
+    limit: int,
+) -> list[tuple[AlertRecord, Episode]]:
+    """The worklist: alerts by priority, then newest first, from just after the `after`
+    (priority rank, opened_at, id) position."""
+    statement = worklist_statement(
+        organization_id, statuses=statuses, priority_ranks=priority_ranks,
+        acknowledged=acknowledged, clinician_ref=clinician_ref, setting=setting,
+        episode_id=episode_id, since=since, after=after, limit=limit,
+    )  # fmt: skip
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def worklist_statement(
+    organization_id: UUID,
+    *,
+    statuses: Sequence[str],
+    priority_ranks: Sequence[int],
+    acknowledged: bool | None,
+    clinician_ref: str | None,
+    setting: str | None,
+    episode_id: UUID | None,
+    since: datetime | None,
+    after: tuple[int, datetime, UUID] | None,
+    limit: int,
+) -> Select[AlertRecord, Episode]:
+    """The worklist's query. The default (active alerts that notify) reads the partial index
+    `ix_alert_active` backwards; other filters `ix_alert_worklist`."""
+    statement = (
+        select(AlertRecord, Episode)
+        .join(Episode, Episode.id == AlertRecord.episode_id)
+        .where(AlertRecord.organization_id == organization_id)
+    )
+    if set(statuses) == {"open", "unrepaired"} and set(priority_ranks) <= {1, 2}:
+        # The partial index's own condition, word for word, so that the planner may use it.
+        statement = statement.where(text(f"alert.{ACTIVE_ALERTS.replace(' AND ', ' AND alert.')}"))
+    statement = statement.where(
+        AlertRecord.status.in_(statuses), AlertRecord.priority_rank.in_(priority_ranks)
+    )
+    if acknowledged is not None:
+        statement = statement.where(
+            AlertRecord.acknowledged_at.is_not(None)
+            if acknowledged
+            else AlertRecord.acknowledged_at.is_(None)
+        )
+    if clinician_ref is not None:
+        statement = statement.where(AlertRecord.clinician_ref == clinician_ref)
+    if setting is not None:
+        statement = statement.where(AlertRecord.setting == setting)
+    if episode_id is not None:
+        statement = statement.where(AlertRecord.episode_id == episode_id)
+    if since is not None:
+        statement = statement.where(AlertRecord.opened_at >= since)
+    if after is not None:
+        rank, opened_at, alert_id = after
+        statement = statement.where(
+            tuple_(AlertRecord.priority_rank, AlertRecord.opened_at, AlertRecord.id)
+            < tuple_(literal(rank), literal(opened_at, UTCDateTime), literal(alert_id))
+        )
+    return statement.order_by(
+        AlertRecord.priority_rank.desc(), AlertRecord.opened_at.desc(), AlertRecord.id.desc()
+    ).limit(limit)
+
+
+def latest_session(session: Session, organization_id: UUID, episode_id: UUID) -> int | None:
+    """The highest session recorded in the episode (withdrawn ones included)."""
+    statement = select(func.max(Administration.session)).where(
+        Administration.organization_id == organization_id, Administration.episode_id == episode_id
+    )
+    return session.scalar(statement)
+
+
+def set_alert_profile(session: Session, organization_id: UUID, profile: str) -> None:
+    session.execute(
+        update(Organization).where(Organization.id == organization_id).values(alert_profile=profile)
+    )
 
 
 def count_keys(session: Session, organization_id: UUID) -> int:

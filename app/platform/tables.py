@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,6 +86,8 @@ class Organization(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The alert policy's profile (app/core/alert_policy.py PROFILES).
+    alert_profile: Mapped[str] = mapped_column(String(16), server_default="balanced")
 
 
 class Episode(Base):
@@ -194,6 +197,64 @@ class RuptureFlagRecord(Base):
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_rupture_flag_episode", "episode_id", "session"),)
+
+
+ACTIVE_ALERTS = "status IN ('open', 'unrepaired') AND priority_rank >= 1"
+
+
+class AlertRecord(Base):
+    """An episode's alert: one rupture, derived again from the episode's evidence on every
+    write (`app.core.alert_grouping`), identified by the session that opened it. What a
+    clinician did with it (acknowledgement, closure) is kept here and survives re-derivation."""
+
+    __tablename__ = "alert"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
+    opened_session: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_session: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    late: Mapped[bool] = mapped_column(Boolean)
+    priority: Mapped[str] = mapped_column(String(8))
+    # 2 high, 1 moderate, 0 low: the worklist's order.
+    priority_rank: Mapped[int] = mapped_column(Integer)
+    # Copied from the episode so that the worklist filters with an index, not a join.
+    clinician_ref: Mapped[str] = mapped_column(String(200))
+    setting: Mapped[str | None] = mapped_column(String(32))
+    # The derived content: dimensions, kinds, evidence (flags), changes, guidance ids, and
+    # when it came back (back_session, back_at).
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    back_session: Mapped[int | None] = mapped_column(Integer)
+    back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledgement_note: Mapped[str | None] = mapped_column(String(1000))
+    closed_after_session: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closure_reason: Mapped[str | None] = mapped_column(String(32))
+    closure_note: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("episode_id", "opened_session"),
+        # The worklist's default page: the organisation's active alerts that notify, by
+        # priority then newest first (read backwards). A partial index: it holds only them.
+        Index(
+            "ix_alert_active",
+            "organization_id",
+            "priority_rank",
+            "opened_at",
+            "id",
+            postgresql_where=text(ACTIVE_ALERTS),
+            sqlite_where=text(ACTIVE_ALERTS),
+        ),
+        # Any other status or priority asked for.
+        Index("ix_alert_worklist", "organization_id", "status", "priority_rank", "opened_at", "id"),
+    )
 
 
 class ApiKey(Base):

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.alerts.alerts import alert_view
 from app.catalogue.definitions import definition_row
 from app.instruments.definition import InstrumentDefinition, Respondent
 from app.platform import store
@@ -91,10 +92,14 @@ def record_administration(
                 loaded.definition_hash, new.administered_at, new.responses, result, now,
             )  # fmt: skip
             session.add(revision)
-            flags = reevaluate(session, records, episode.id, now)
-            raised = [f for f in flags if f["administration_id"] == str(administration.id)]
+            changed = reevaluate(session, records, episode.id, now)
+            raised = [f for f in changed.flags if f["administration_id"] == str(administration.id)]
             body = plain_json(
-                {**administration_view(administration, [revision]), "ruptures": raised}
+                {
+                    **administration_view(administration, [revision]),
+                    "ruptures": raised,
+                    "alerts": [alert_view(row, changed.episode) for row in changed.alerts],
+                }
             )
             if idempotency_key is not None:
                 session.add(
@@ -157,11 +162,14 @@ def correct_administration(
             result, now,
         )  # fmt: skip
         session.add(revision)
-        flags = reevaluate(session, records, episode_id, now)
+        changed = reevaluate(session, records, episode_id, now)
         body = plain_json(
             {
                 **administration_view(administration, [*history, revision]),
-                "ruptures": [f for f in flags if f["administration_id"] == str(administration.id)],
+                "ruptures": [
+                    f for f in changed.flags if f["administration_id"] == str(administration.id)
+                ],
+                "alerts": [alert_view(row, changed.episode) for row in changed.alerts],
             }
         )
         audit_write(
@@ -187,9 +195,13 @@ def withdraw_administration(
             current.responses, current.result, now,
         )  # fmt: skip
         session.add(revision)
-        reevaluate(session, records, episode_id, now)
+        changed = reevaluate(session, records, episode_id, now)
         body = plain_json(
-            {**administration_view(administration, [*history, revision]), "ruptures": []}
+            {
+                **administration_view(administration, [*history, revision]),
+                "ruptures": [],
+                "alerts": [alert_view(row, changed.episode) for row in changed.alerts],
+            }
         )
         audit_write(
             session, records, "withdrawAdministration", "administration", administration.id, 200

@@ -45,6 +45,11 @@ class Records:
     statistics_cache: dict[tuple[uuid.UUID, str], tuple[datetime, dict[str, ScaleStatistics]]] = (
         field(default_factory=dict, repr=False, compare=False)
     )
+    # (organisation, instrument) -> (rater, scale) -> (pairs of successive sessions, sum of
+    # their squared differences): the within-client spreads of the alert policy.
+    successive_cache: dict[
+        tuple[uuid.UUID, str], tuple[datetime, dict[tuple[str, str], tuple[int, float]]]
+    ] = field(default_factory=dict, repr=False, compare=False)
 
     # Who is calling, for the audit events that writes append in their own transaction.
     caller: audit.Caller | None = None

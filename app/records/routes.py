@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from app.access import audit
 from app.access.guard import caller
 from app.access.keys import Principal
+from app.alerts import alerts
 from app.http.language import Lang
 from app.http.problems import problem_responses
 from app.http.responses import json_response, localized
@@ -251,7 +252,10 @@ def get_trajectory(
     response_class=Response,
     responses={
         200: {
-            "description": "The trajectory as an SVG chart (scales in POMP, flags, repairs).",
+            "description": (
+                "The trajectory as an SVG chart: the main scale (raw and % of maximum), its"
+                " alert zone, dates, one marker per alert, subscales, a legend."
+            ),
             "content": {"image/svg+xml": {"schema": {"type": "string"}}},
         },
         **problem_responses(401, 403, 404, 422),
@@ -265,11 +269,16 @@ def get_trajectory_chart(
     instrument: Annotated[Text, Query(description="Instrument id, e.g. wai-sr.")],
     rater: Annotated[Rater, Query()] = "client",
 ) -> Response:
-    """The trajectory as a chart clinicians can look at: each scale's POMP by session, the
-    cut-off's alert band, rupture flags marked and joined to the session that repaired them."""
+    """The trajectory as a chart a clinician reads in seconds: the main scale on its own scale
+    and as a percent of its maximum, its cut-off's alert zone, the dates, one marker per
+    alert (its priority and dimensions), the subscales below, a legend; in the caller's
+    language."""
     records = records_of(state, principal)
     series = evaluation.trajectory(records, episode_id, instrument=instrument, rater=rater)
-    chart = trajectory_svg(series, state.registry.get(instrument).definition, lang)
+    rows, episode = alerts.episode_alerts(records, episode_id)
+    shown = [alerts.alert_view(row, episode) for row in rows]
+    definition = state.registry.get(instrument).definition
+    chart = trajectory_svg(series, definition, shown, lang)
     return Response(chart, media_type="image/svg+xml", headers={"Content-Language": lang})
 
 
@@ -302,7 +311,8 @@ def get_instrument_statistics(instrument_id: str, state: State, principal: Reade
 
 
 def with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) -> dict[str, Any]:
-    """The body with each flag's guidance ids rendered as texts in the caller's language."""
+    """The body with each flag's guidance ids rendered as texts in the caller's language (and
+    each alert's, when the body carries `alerts`)."""
     catalogue = state.records.guidance
     if catalogue is None or field not in body:
         return body
@@ -310,7 +320,10 @@ def with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) 
         {**flag, "guidance": catalogue.render(flag.get("guidance", []), lang)}
         for flag in body[field]
     ]
-    return {**body, field: rendered}
+    answer = {**body, field: rendered}
+    if "alerts" in body:
+        answer["alerts"] = [alerts.rendered(alert, catalogue, lang) for alert in body["alerts"]]
+    return answer
 
 
 def acknowledged(administration: dict[str, Any], principal: Principal) -> dict[str, Any]:

@@ -4,7 +4,7 @@ and the organisation's statistics."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field, JsonValue
@@ -28,6 +28,9 @@ from app.scoring.schemas import (
     RuptureFlag,
     ScoreResult,
 )
+
+if TYPE_CHECKING:  # the alerts part's schema; it rebuilds AdministrationRecorded
+    from app.alerts.schemas import AlertView
 
 # -- Records: episodes of care and administrations -------------------------------------------
 
@@ -294,11 +297,16 @@ class AdministrationView(WireModel):
 
 
 class AdministrationRecorded(AdministrationView):
-    """The stored administration and the rupture flags it raised."""
+    """The stored administration, the rupture flags it raised, and the alerts this write
+    opened or changed."""
 
-    model_config = example({**ADMINISTRATION_EXAMPLE, "ruptures": []})
+    model_config = example({**ADMINISTRATION_EXAMPLE, "ruptures": [], "alerts": []})
 
     ruptures: list[EpisodeRuptureFlag]
+    # AlertView is the alerts part's (app/alerts/schemas.py, which rebuilds this model).
+    alerts: list[AlertView] = Field(
+        default=[], description="The alerts this write opened or changed."
+    )
 
 
 class AdministrationList(WireModel):

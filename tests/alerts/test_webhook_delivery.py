@@ -29,7 +29,7 @@ from app.alerts import webhooks
 from app.alerts.dispatch import Dispatcher, RetryPolicy
 from app.alerts.egress import EgressPolicy, system_resolve
 from app.alerts.schemas import RuptureAlert
-from app.core.alerts import FlagChange
+from app.core.flag_events import FlagChange
 from app.main import create_app
 from app.platform import store
 from app.platform.db import Database, make_engine
@@ -66,8 +66,13 @@ def _drain(dispatcher: Dispatcher, until: Any, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
+# These tests are about the flag-level events, which endpoints get only when they ask for
+# them by name (the alert.* events are tested in tests/alerts/test_alerts_api.py).
+RUPTURE_EVENTS = ["rupture.raised", "rupture.repaired", "rupture.unrepaired", "rupture.withdrawn"]
+
+
 def _webhook(client: TestClient, url: str) -> dict[str, Any]:
-    response = client.post("/v1/webhooks", json={"url": url})
+    response = client.post("/v1/webhooks", json={"url": url, "event_types": RUPTURE_EVENTS})
     assert response.status_code == 201
     created: dict[str, Any] = response.json()
     return created
@@ -204,7 +209,10 @@ def test_an_endpoint_that_asks_for_it_gets_the_flag_as_a_fhir_flag_with_its_guid
         TestClient(app, headers=organisation.headers) as client,
     ):
         _webhook(client, plain.url)
-        created = client.post("/v1/webhooks", json={"url": fhir.url, "include_fhir_flag": True})
+        created = client.post(
+            "/v1/webhooks",
+            json={"url": fhir.url, "include_fhir_flag": True, "event_types": RUPTURE_EVENTS},
+        )
         assert created.json()["include_fhir_flag"] is True
         episode = _episode(client)
         _record(client, episode, RUPTURE)
@@ -443,7 +451,9 @@ def test_an_alert_committed_before_the_app_is_killed_arrives_once_from_a_worker(
     process, base = app_process
     with Receiver() as receiver:
         with httpx.Client(base_url=base, headers=organisation.headers, timeout=30) as client:
-            created = client.post("/v1/webhooks", json={"url": receiver.url})
+            created = client.post(
+                "/v1/webhooks", json={"url": receiver.url, "event_types": RUPTURE_EVENTS}
+            )
             assert created.status_code == 201
             episode = client.post("/v1/episodes", json={"patient_ref": "p", "clinician_ref": "c"})
             for number, bond in RUPTURE:

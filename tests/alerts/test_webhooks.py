@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.alerts import webhooks
-from app.core.alerts import ALERT_TYPES
+from app.core.flag_events import RUPTURE_EVENT_TYPES
 
 
 def test_our_signature_verifies_with_the_reference_implementation() -> None:
@@ -42,10 +42,11 @@ def test_a_secret_is_whsec_and_the_base64_of_32_random_bytes() -> None:
     assert webhooks.new_secret() != secret
 
 
-def test_the_wire_event_types_are_the_alert_types() -> None:
+def test_the_wire_event_types_are_the_alert_and_rupture_types() -> None:
     from typing import get_args
 
     from app.alerts.schemas import EventType
 
     literal, _ = get_args(EventType.__value__)  # Annotated[Literal[...], named(...)]
-    assert get_args(literal) == ALERT_TYPES
+    assert get_args(literal) == webhooks.EVENT_TYPES
+    assert set(RUPTURE_EVENT_TYPES) < set(webhooks.EVENT_TYPES)

@@ -45,7 +45,7 @@ def test_the_guide_has_examples_for_every_section() -> None:
         "Authenticate",
         "Record from JSON",
         "Record from FHIR R4",
-        "Receive rupture alerts",
+        "Alerts: the worklist and what reaches you",
         "Verify a webhook signature",
     ]
 

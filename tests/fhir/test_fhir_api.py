@@ -331,40 +331,55 @@ def test_a_submit_key_gets_back_only_the_response_id(
     assert [item["id"] for item in listed] == [entry["resource"]["id"]]
 
 
-def test_an_episode_s_flags_are_exported_as_fhir_flags_in_their_current_state(
+def test_an_episode_s_alerts_are_exported_as_fhir_flags_in_their_current_state(
     client: TestClient, patient: str, settings: Settings
 ) -> None:
     episode = _episode(client, patient, setting="nursing")
     path = f"/v1/episodes/{episode}/questionnaire-responses"
+    observations: set[str] = set()
     for session, answers in ((1, SRS_38), (2, SRS_37), (3, SRS_38)):
         response = client.post(
             path, json=srs_response(patient, session, answers), headers=FHIR_JSON
         )
         assert response.status_code == 201
+        observations |= {
+            f"Observation/{e['resource']['id']}"
+            for e in response.json()["entry"]
+            if e["resource"]["resourceType"] == "Observation"
+        }
     exported = client.get(f"/v1/episodes/{episode}/fhir-flags", headers={"Accept-Language": "fr"})
     assert exported.status_code == 200
     assert exported.headers["content-type"] == "application/fhir+json"
     bundle = exported.json()
     Bundle.model_validate(bundle)
     assert bundle["type"] == "searchset"
-    ruptures = client.get(f"/v1/episodes/{episode}/ruptures").json()["items"]
-    assert bundle["total"] == len(ruptures) >= 1
-    flag = next(
-        e["resource"]
-        for e in bundle["entry"]
-        if e["resource"]["code"]["coding"][0]["code"] == "rupture.drop_from_previous"
-    )
+    alerts = client.get(f"/v1/episodes/{episode}/alerts").json()["items"]
+    # One Flag per alert, not per rupture flag: the 1-point drop of session 2 is one alert.
+    assert bundle["total"] == len(alerts) == 1
+    (entry,) = bundle["entry"]
+    flag = entry["resource"]
+    assert flag["code"]["coding"][0]["code"] == "alliance-rupture"
     assert flag["status"] == "inactive"  # session 3 got back to 38: repaired
-    assert flag["encounter"] == {"identifier": {"value": "visit-2"}}
     assert flag["subject"] == {"identifier": {"value": patient}}
     assert flag["period"]["start"].startswith("2026-03-02T")
     assert flag["period"]["end"].startswith("2026-03-03T")
-    drop = next(f for f in ruptures if f["rule"] == "drop_from_previous")
-    french = load_catalogue(settings.guidance_file).render(
-        [entry["id"] for entry in drop["guidance"]], "fr"
-    )
+    ids = [entry["id"] for entry in alerts[0]["guidance"]]
+    french = load_catalogue(settings.guidance_file).render(ids, "fr")
     assert french
-    for entry in french:
-        assert html.escape(entry["text"]) in flag["text"]["div"]
+    for guidance in french:
+        assert html.escape(guidance["text"]) in flag["text"]["div"]
+    issues = client.get(f"/v1/episodes/{episode}/fhir-detected-issues").json()
+    Bundle.model_validate(issues)
+    (issue,) = [e["resource"] for e in issues["entry"]]
+    assert (issue["resourceType"], issue["severity"], issue["status"]) == (
+        "DetectedIssue", "low", "final"
+    )  # fmt: skip
+    assert issue["id"] == alerts[0]["id"]
+    # The evidence points at the Observations the recording's Bundles gave the scores.
+    references = {
+        detail["reference"] for evidence in issue["evidence"] for detail in evidence["detail"]
+    }
+    assert references
+    assert references <= observations
     other = client.get(f"/v1/episodes/{uuid.uuid4()}/fhir-flags")
     assert other.status_code == 404

@@ -58,6 +58,14 @@ OPERATIONS = {
     ("get", "/v1/webhooks/{webhook_id}"): "getWebhook",
     ("delete", "/v1/webhooks/{webhook_id}"): "deleteWebhook",
     ("get", "/v1/webhooks/{webhook_id}/deliveries"): "listWebhookDeliveries",
+    ("get", "/v1/alerts"): "listAlerts",
+    ("get", "/v1/alerts/{alert_id}"): "getAlert",
+    ("get", "/v1/episodes/{episode_id}/alerts"): "listEpisodeAlerts",
+    ("post", "/v1/alerts/{alert_id}/acknowledgement"): "acknowledgeAlert",
+    ("post", "/v1/alerts/{alert_id}/closure"): "closeAlert",
+    ("get", "/v1/alert-policy"): "getAlertPolicy",
+    ("put", "/v1/alert-policy"): "setAlertPolicy",
+    ("get", "/v1/episodes/{episode_id}/fhir-detected-issues"): "listEpisodeFhirDetectedIssues",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -349,7 +350,7 @@ def test_distinct_administrations_posted_concurrently_are_all_stored_and_evaluat
     )
 
 
-def test_the_trajectory_chart_is_valid_svg_with_every_point_and_flag(
+def test_the_trajectory_chart_is_valid_svg_with_every_point_and_one_marker_per_alert(
     client: TestClient, episode: str
 ) -> None:
     for session, drop in ((1, 0), (2, 1.5), (3, 0)):
@@ -364,25 +365,36 @@ def test_the_trajectory_chart_is_valid_svg_with_every_point_and_flag(
     root = ElementTree.fromstring(response.text)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     circles = root.findall(".//{http://www.w3.org/2000/svg}circle")
-    # five SRS scales at three sessions
-    assert len(circles) == 15
-    totals = {
-        (c.get("data-session"), c.get("data-pomp"))
-        for c in circles
-        if c.get("data-scale") == "total"
-    }
-    assert totals == {("1", "95.0"), ("2", "91.25"), ("3", "95.0")}
-    flags = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("data-rule")]
-    assert ("drop_from_previous", "total", "2") in {
-        (p.get("data-rule"), p.get("data-scale"), p.get("data-session")) for p in flags
-    }
-    repairs = [
-        line for line in root.iter("{http://www.w3.org/2000/svg}line") if line.get("data-repair")
+    # the total at three sessions on its own scale, and four subscales at three sessions
+    totals = {(c.get("data-session"), c.get("data-score")) for c in circles if c.get("data-score")}
+    assert totals == {("1", "38"), ("2", "36.5"), ("3", "38")}
+    assert len(circles) == 3 + 4 * 3
+    # one marker per alert (the session-2 dip: one alert, however many flags)
+    markers = [
+        g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("data-role") == "alert"
     ]
-    assert [line.get("data-repair") for line in repairs] == ["2"]
-    band = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("data-cutoff")]
-    assert [r.get("data-cutoff") for r in band] == ["total"]
-    assert "Échelle" in response.text
+    assert [(g.get("data-priority"), g.get("data-session")) for g in markers] == [("low", "2")]
+    zone = [
+        r
+        for r in root.iter("{http://www.w3.org/2000/svg}rect")
+        if r.get("data-role") == "alert-zone"
+    ]
+    assert len(zone) == 1
+    words = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Séance (date)" in words
+    assert "% du maximum" in words
+    assert "Zone d'alerte : 36 ou moins" in words
+    for english in ("Session", "POMP", "Alert", "High", "Low", "drop_from_previous"):
+        assert not re.search(rf"\b{english}\b", words), english
+    title = next(
+        t for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("data-role") == "title"
+    )
+    title_words = [
+        w.lower()
+        for w in (title.text or "").replace("(", " ").replace(")", " ").split()
+        if w.isalpha()
+    ]
+    assert len(title_words) == len(set(title_words)), title.text
 
 
 def test_ending_an_episode_settles_what_waits_for_later_sessions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.alerts import flag_changes, flag_identity
+from app.core.flag_events import flag_changes, flag_identity
 
 
 def _flag(administration: str = "a4", state: str | None = "pending", **extra: Any) -> Any:

@@ -1,13 +1,15 @@
-"""Which rupture alerts a re-evaluation calls for: the difference between an episode's flags
-before and after a write, as plain data."""
+"""Which flag-level rupture events (`rupture.*`) a re-evaluation calls for: the difference in an
+episode's flags before and after a write, as plain data."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
-AlertType = Literal["rupture.raised", "rupture.repaired", "rupture.unrepaired", "rupture.withdrawn"]
-ALERT_TYPES: tuple[AlertType, ...] = (
+RuptureEventType = Literal[
+    "rupture.raised", "rupture.repaired", "rupture.unrepaired", "rupture.withdrawn"
+]
+RUPTURE_EVENT_TYPES: tuple[RuptureEventType, ...] = (
     "rupture.raised",
     "rupture.repaired",
     "rupture.unrepaired",
@@ -20,7 +22,7 @@ FlagIdentity = tuple[str, str, str, str, str]
 class FlagChange(NamedTuple):
     """An alert: its type and the flag it is about (as it is now; as it was, if withdrawn)."""
 
-    type: AlertType
+    type: RuptureEventType
     flag: Mapping[str, Any]
 
 
