@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import PROJECT_ROOT
+from app.platform.settings import PROJECT_ROOT
 from tests.webhooks_support import Organisation
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "charts"
