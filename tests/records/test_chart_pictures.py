@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -47,8 +48,10 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture
-def staff(app: FastAPI, organisation: Organisation) -> TestClient:
-    return TestClient(app, headers=organisation.headers)
+def staff(app: FastAPI, organisation: Organisation) -> Iterator[TestClient]:
+    # As a context manager: the app's lifespan disposes of its database connections.
+    with TestClient(app, headers=organisation.headers) as client:
+        yield client
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
