@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.fhir.observations import Context, flag_resource, score_bundle
@@ -208,7 +208,7 @@ def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
             located_error(["authored"], "invalid_authored", "a dateTime with a time zone offset")
         )
         return None
-    return authored
+    return authored.astimezone(UTC)  # stored and echoed in UTC, as the JSON route does
 
 
 def _only_rater(read: ReadResponse) -> str | None:

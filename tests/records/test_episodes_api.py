@@ -165,6 +165,24 @@ def test_a_timestamp_without_offset_is_refused(client: TestClient, episode: str)
     assert response.json()["errors"][0]["loc"] == ["administered_at"]
 
 
+def test_times_are_echoed_in_utc_as_the_lists_give_them(
+    client: TestClient, episode: str
+) -> None:
+    recorded = _record(client, episode, 1, SRS_38).json()  # sent at 10:00+01:00
+    assert recorded["administered_at"] == "2026-03-01T09:00:00+00:00"
+    listed = client.get(f"/v1/episodes/{episode}/administrations").json()["items"][0]
+    assert listed["administered_at"] == recorded["administered_at"]
+    assert listed["created_at"] == recorded["created_at"]
+    assert recorded["created_at"].endswith("+00:00")
+    key = client.post(
+        "/v1/api-keys",
+        json={"name": "later", "scopes": ["scores"], "expires_at": "2030-01-01T00:30:00-02:00"},
+    ).json()
+    assert key["expires_at"] == "2030-01-01T02:30:00+00:00"
+    (listed_key,) = [k for k in client.get("/v1/api-keys").json()["items"] if k["id"] == key["id"]]
+    assert listed_key["expires_at"] == key["expires_at"]
+
+
 def test_an_idempotency_key_replays_the_first_response(
     client: TestClient, episode: str, engine: Engine
 ) -> None:
