@@ -274,6 +274,22 @@ def get_organization(session: Session, organization_id: UUID) -> Organization | 
     return session.get(Organization, organization_id)
 
 
+def list_organizations(session: Session) -> list[tuple[Organization, int]]:
+    """Every organisation, oldest first, with its number of usable keys (not revoked)."""
+    usable = (
+        select(ApiKey.organization_id, func.count().label("usable_keys"))
+        .where(ApiKey.revoked_at.is_(None))
+        .group_by(ApiKey.organization_id)
+        .subquery()
+    )
+    statement = (
+        select(Organization, func.coalesce(usable.c.usable_keys, 0))
+        .outerjoin(usable, usable.c.organization_id == Organization.id)
+        .order_by(Organization.created_at, Organization.id)
+    )
+    return [(organization, int(keys)) for organization, keys in session.execute(statement)]
+
+
 def list_webhooks(session: Session, organization_id: UUID) -> list[WebhookEndpoint]:
     statement = (
         select(WebhookEndpoint)
