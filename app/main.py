@@ -88,6 +88,7 @@ def create_app(
         registry,
         LOCAL_ORGANIZATION_ID,
         statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
+        idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
         guidance=catalogue,
     )
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)

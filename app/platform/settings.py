@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long rupture rules reuse an organisation's instrument statistics.",
     )
+    idempotency_key_hours: float = Field(
+        default=24,
+        gt=0,
+        description="How long an Idempotency-Key replays its first response; after it, the"
+        " key is forgotten and may be used again.",
+    )
     webhook_dispatch: bool = Field(
         default=True,
         description="Deliver webhook events from a background thread of each app process"

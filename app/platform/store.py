@@ -100,6 +100,20 @@ def get_idempotency(session: Session, organization_id: UUID, key: str) -> Idempo
     return session.get(IdempotencyRecord, (organization_id, key))
 
 
+def delete_idempotency(
+    session: Session, organization_id: UUID, *, key: str | None = None, before: datetime
+) -> None:
+    """Forget the organisation's idempotency records stored before `before` (only `key`'s,
+    if given): past their lifetime, their keys may be used again."""
+    statement = delete(IdempotencyRecord).where(
+        IdempotencyRecord.organization_id == organization_id,
+        IdempotencyRecord.created_at < before,
+    )
+    if key is not None:
+        statement = statement.where(IdempotencyRecord.key == key)
+    session.execute(statement)
+
+
 def get_administration(
     session: Session, organization_id: UUID, episode_id: UUID, administration_id: UUID
 ) -> Administration | None:
