@@ -73,9 +73,7 @@ def _in_utc(value: datetime) -> datetime:
 
 
 CalendarDate = Annotated[date, BeforeValidator(_date_text)]
-Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)
-]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]
 # Session numbers: whole numbers, never 5.0, "5" or true.
 SessionNumber = Annotated[StrictInt, Field(ge=0, le=100_000)]
 
