@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
 from app.access import schemas as access_schemas
-from app.access.guard import check_declared, document_access
+from app.access.guard import check_declared, document_access, public
 from app.access.keys import AuthenticationCache
 from app.access.limits import RateLimiter
 from app.access.routes import audit_router
@@ -35,6 +35,7 @@ from app.health.routes import router as health_router
 from app.http import schemas as http_schemas
 from app.http.body import add_body_schemas
 from app.http.context import RequestContext, database_auditor
+from app.http.docs import add_docs
 from app.http.document import keep_examples
 from app.http.limits import BodySizeLimit
 from app.http.problems import declare_failures, install_problem_handlers
@@ -52,6 +53,7 @@ from app.scoring.routes import BODY_MODELS
 from app.scoring.routes import router as scoring_router
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
+OPENAPI_URL = "/openapi.json"
 # The wire schemas of every part, as the OpenAPI document names them.
 WIRE_SCHEMAS = (
     http_schemas,
@@ -135,9 +137,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         webhooks=webhook_alerts,
-        docs_url="/docs" if settings.docs_enabled else None,
-        redoc_url="/redoc" if settings.docs_enabled else None,
-        openapi_url="/openapi.json",
+        docs_url=None,  # served by add_docs, with their assets
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
         # The routes go straight into the app's router: `include_router` would add a second
         # layer of route matching to every request (measured with bench/).
         routes=[
@@ -151,6 +153,8 @@ def create_app(
             *webhook_router.routes,
         ],
     )
+    if settings.docs_enabled:
+        add_docs(app, OPENAPI_URL, public)
     check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
