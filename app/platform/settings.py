@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "guidance" / "catalogue.yaml",
         description="The repair guidance catalogue.",
     )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="The port the server listens on (the image)."
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Server processes (the image); limits are per process."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413."
