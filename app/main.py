@@ -36,7 +36,7 @@ from app.http import schemas as http_schemas
 from app.http.body import add_body_schemas
 from app.http.context import RequestContext, database_auditor
 from app.http.docs import add_docs
-from app.http.document import keep_examples
+from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
 from app.http.problems import declare_failures, install_problem_handlers
 from app.http.state import AppState
@@ -53,6 +53,8 @@ from app.scoring.routes import BODY_MODELS
 from app.scoring.routes import router as scoring_router
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
+# The licence the OpenAPI document declares (SPDX).
+LICENSE = {"name": "Apache 2.0", "identifier": "Apache-2.0"}
 OPENAPI_URL = "/openapi.json"
 # The wire schemas of every part, as the OpenAPI document names them.
 WIRE_SCHEMAS = (
@@ -135,6 +137,9 @@ def create_app(
         version="0.1.0",
         summary="Therapeutic alliance scoring and rupture detection",
         description=DESCRIPTION,
+        # A relative server: the document describes whichever server serves it.
+        servers=[{"url": "/", "description": "the server that serves this document"}],
+        license_info=LICENSE,
         lifespan=lifespan,
         webhooks=webhook_alerts,
         docs_url=None,  # served by add_docs, with their assets
@@ -161,6 +166,7 @@ def create_app(
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert])
     document_access(app)
     declare_failures(app)
+    declare_headers(app)
     keep_examples(app, WIRE_SCHEMAS)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

@@ -28,7 +28,7 @@ from app.http.problems import problem_responses
 from app.http.state import State, state_of
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
 from app.records import evaluation
-from app.records.routes import IdempotencyKey, records_of, with_guidance
+from app.records.routes import IdempotencyKey, location_of, records_of, with_guidance
 from app.scoring.routes import SCORING_CALLER
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
@@ -180,6 +180,7 @@ def record_questionnaire_response(
         records, episode_id, resource, idempotency_key, session=session, caller_reads_records=reads
     )
     administration = recorded.administration
+    headers = {**location_of(administration), **_localized(lang)}
     if not reads:
         minimal = {
             "resourceType": "QuestionnaireResponse",
@@ -188,10 +189,10 @@ def record_questionnaire_response(
             "status": resource["status"],
         }
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": minimal}]}
-        return FhirResponse(bundle, status_code=recorded.status)
+        return FhirResponse(bundle, recorded.status, headers)
     flags = with_guidance(administration, "ruptures", state, lang)["ruptures"]
     bundle = exchange.recorded_bundle(recorded, resource, flags)
-    return FhirResponse(bundle, status_code=recorded.status)
+    return FhirResponse(bundle, recorded.status, headers)
 
 
 # The routes that read their body themselves: their schemas go into the OpenAPI document.
