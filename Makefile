@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The exact versions of everything installed are in uv.lock (made by uv from pyproject.toml).
+# Adding a package: `.venv/bin/uv add 'NAME==VERSION'` (or `--optional dev`), which updates
+# pyproject.toml and uv.lock together and installs it; commit both.
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -10,9 +14,11 @@ PORT ?= 8000
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# --locked: a pyproject.toml that uv.lock does not match stops the install (run `uv lock`).
+$(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync --quiet --locked --extra dev --active
 	rm -f $(VENV)/.installed-*
 	touch $@
 

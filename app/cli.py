@@ -4,6 +4,9 @@ deliver webhook events.
 bordin validate [FOLDER]          check definitions as start-up does
 bordin bootstrap                   print an admin key for the local organisation, first time only
 bordin create-organization NAME    a new organisation and its first admin key
+bordin list-organizations          every organisation: id, keys not revoked, created, name
+bordin create-key --organization ID --scopes SCOPE [SCOPE ...] [--name NAME] [--expires-at T]
+                                   a new key of an organisation (e.g. to replace a lost admin key)
 bordin deliver-webhooks [--once]   deliver the webhook outbox (a worker beside the app)
 """
 
@@ -13,6 +16,7 @@ import argparse
 import signal
 import sys
 import threading
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("bootstrap", help="an admin key for the local organisation, once")
     create = commands.add_parser("create-organization", help="an organisation and its admin key")
     create.add_argument("name")
+    commands.add_parser("list-organizations", help="every organisation and its number of keys")
+    new_key = commands.add_parser("create-key", help="a new API key of an organisation")
+    new_key.add_argument("--organization", required=True, type=uuid.UUID, help="its id")
+    new_key.add_argument(
+        "--scopes", required=True, nargs="+", choices=keys.SCOPES, metavar="SCOPE",
+        help=f"one or more of {', '.join(keys.SCOPES)}",
+    )  # fmt: skip
+    new_key.add_argument("--name", default="command line key", help="what the key is for")
+    new_key.add_argument(
+        "--expires-at", type=_aware_time, help="RFC 3339 time with an offset; never by default"
+    )
     deliver = commands.add_parser(
         "deliver-webhooks", help="deliver webhook events until stopped (SIGINT, SIGTERM)"
     )
@@ -53,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             return _bootstrap(database)
         if args.command == "deliver-webhooks":
             return _deliver_webhooks(database, settings, once=args.once)
+        if args.command == "list-organizations":
+            return _list_organizations(database)
+        if args.command == "create-key":
+            return _create_key(database, args)
         organization_id, key = keys.create_organization(database, args.name, datetime.now(UTC))
         print(f"organisation {organization_id}")
         print(f"admin key (shown once): {key}")
@@ -77,6 +96,40 @@ def _validate(folder: Path) -> int:
             f" {loaded.definition_hash[:19]}"
         )
     return 0
+
+
+def _list_organizations(database: Database) -> int:
+    organizations = keys.list_organizations(database)
+    for organization in organizations:
+        print(
+            f"{organization['id']}  {organization['keys']} key(s)"
+            f"  created {organization['created_at'].isoformat()}  {organization['name']}"
+        )
+    if not organizations:
+        print("no organisation yet: `bordin create-organization NAME`")
+    return 0
+
+
+def _create_key(database: Database, args: argparse.Namespace) -> int:
+    try:
+        created = keys.create_organization_key(
+            database, args.organization, args.name, args.scopes, args.expires_at,
+            datetime.now(UTC),
+        )  # fmt: skip
+    except ValueError as error:
+        print(f"bordin create-key: {error}", file=sys.stderr)
+        return 1
+    scopes = " ".join(created["scopes"])
+    print(f"key {created['id']} of organisation {args.organization}, scopes {scopes}")
+    print(f"key (shown once): {created['key']}")
+    return 0
+
+
+def _aware_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone offset, e.g. 2027-01-01T00:00:00Z")
+    return value.astimezone(UTC)
 
 
 def _bootstrap(database: Database) -> int:

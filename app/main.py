@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import DBAPIError
 
 from app.access import schemas as access_schemas
-from app.access.guard import check_declared, document_access
+from app.access.guard import check_declared, document_access, public
 from app.access.keys import AuthenticationCache
 from app.access.limits import RateLimiter
 from app.access.routes import audit_router
@@ -36,7 +36,8 @@ from app.health.routes import router as health_router
 from app.http import schemas as http_schemas
 from app.http.body import add_body_schemas
 from app.http.context import RequestContext, database_auditor
-from app.http.document import keep_examples
+from app.http.docs import add_docs
+from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
 from app.http.problems import declare_failures, install_problem_handlers
 from app.http.state import AppState
@@ -53,6 +54,9 @@ from app.scoring.routes import BODY_MODELS
 from app.scoring.routes import router as scoring_router
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
+# The licence the OpenAPI document declares (SPDX).
+LICENSE = {"name": "Apache 2.0", "identifier": "Apache-2.0"}
+OPENAPI_URL = "/openapi.json"
 # The wire schemas of every part, as the OpenAPI document names them.
 WIRE_SCHEMAS = (
     http_schemas,
@@ -89,6 +93,7 @@ def create_app(
         registry,
         LOCAL_ORGANIZATION_ID,
         statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
+        idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
         guidance=catalogue,
     )
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
@@ -133,11 +138,14 @@ def create_app(
         version="0.1.0",
         summary="Therapeutic alliance scoring and rupture detection",
         description=DESCRIPTION,
+        # A relative server: the document describes whichever server serves it.
+        servers=[{"url": "/", "description": "the server that serves this document"}],
+        license_info=LICENSE,
         lifespan=lifespan,
         webhooks=webhook_alerts,
-        docs_url="/docs" if settings.docs_enabled else None,
-        redoc_url="/redoc" if settings.docs_enabled else None,
-        openapi_url="/openapi.json",
+        docs_url=None,  # served by add_docs, with their assets
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
         # The routes go straight into the app's router: `include_router` would add a second
         # layer of route matching to every request (measured with bench/).
         routes=[
@@ -152,12 +160,15 @@ def create_app(
             *alert_router.routes,
         ],
     )
+    if settings.docs_enabled:
+        add_docs(app, OPENAPI_URL, public)
     check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert, AlertEvent])
     document_access(app)
     declare_failures(app)
+    declare_headers(app)
     keep_examples(app, WIRE_SCHEMAS)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

@@ -101,7 +101,7 @@ def check_declared(app: FastAPI) -> None:
 
 def document_access(app: FastAPI) -> None:
     """Declare the bearer scheme in the OpenAPI document, and on each operation the scopes
-    its route declares (none on a public one), for generated clients."""
+    its route declares (`security: []` on a public one), for generated clients."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -119,11 +119,10 @@ def document_access(app: FastAPI) -> None:
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
             scopes = declared_access(route)
-            if not scopes:
-                continue
             for method in route.methods or ():
                 operation = document["paths"][route.path_format][method.lower()]
-                operation["security"] = [{SCHEME: list(scopes)}]
+                # A public operation says so: no scheme, rather than the document's default.
+                operation["security"] = [{SCHEME: list(scopes)}] if scopes else []
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -55,6 +55,39 @@ def create_organization(database: Database, name: str, now: datetime) -> tuple[u
     return organization.id, key["key"]
 
 
+def create_organization_key(
+    database: Database,
+    organization_id: uuid.UUID,
+    name: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new key of an existing organisation, from the command line (a lost admin key is
+    replaced this way): ValueError for an unknown organisation or scope."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValueError(f"scopes are among {', '.join(SCOPES)}; not {', '.join(unknown)}")
+    with database.session() as session:
+        if store.get_organization(session, organization_id) is None:
+            raise ValueError(f"no organisation {organization_id}")
+    return create_key(database, organization_id, name, scopes, expires_at, now)
+
+
+def list_organizations(database: Database) -> list[dict[str, Any]]:
+    """Every organisation: id, name, creation time and number of keys not revoked."""
+    with database.session() as session:
+        return [
+            {
+                "id": organization.id,
+                "name": organization.name,
+                "created_at": organization.created_at,
+                "keys": keys,
+            }
+            for organization, keys in store.list_organizations(session)
+        ]
+
+
 def bootstrap_local_key(database: Database, now: datetime) -> str | None:
     """An admin key for the local organisation if it has no key yet (first `make run`)."""
     with database.session() as session:

@@ -45,7 +45,7 @@ def create_api_key(body: ApiKeyCreate, state: State, admin: Admin) -> Response:
     created = keys.grant_key(
         state.database, admin, body.name, body.scopes, body.expires_at, datetime.now(UTC)
     )
-    return json_response(created, status_code=201)
+    return json_response(created, {"Location": f"/v1/api-keys/{created['id']}"}, 201)
 
 
 @router.delete(

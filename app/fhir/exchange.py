@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.fhir.alerts import alert_resources
@@ -53,12 +53,14 @@ def record_questionnaire_response(
     resource: Any,
     idempotency_key: str | None,
     *,
+    session: int | None = None,
     caller_reads_records: bool = True,
 ) -> Recorded:
     """Record a QuestionnaireResponse in an episode: the same row as the JSON route stores.
 
-    The response carries what the JSON body would: the session number (our extension), the
-    rater (our extension, or the type of `source`, or the instrument's only rater),
+    The response carries what the JSON body would: the session number (`session`, the
+    route's `?session=`, which no renderer needs to know of, or our extension), the rater
+    (our extension, or the type of `source`, or the instrument's only rater),
     `authored` (when it was filled in), the patient in `subject.identifier` (it must be
     the episode's `patient_ref`) and, optionally, the encounter in `encounter.identifier`.
 
@@ -68,7 +70,7 @@ def record_questionnaire_response(
     caller that reads records is told `wrong_patient`).
     """
     read = read_response(resource, records.registry)
-    errors: list[ItemError] = [read.session_error] if read.session_error else []
+    errors: list[ItemError] = _session_errors(read, session)
     administered_at = _authored(read, errors)
     patient = _identifier(read.subject)
     if patient is None:
@@ -114,13 +116,14 @@ def record_questionnaire_response(
                 )
             ]
         )
-    assert read.session is not None
+    session = read.session if session is None else session
+    assert session is not None
     assert administered_at is not None
     new = NewAdministration(
         instrument=read.loaded.id,
         version=read.version,
         rater=rater,
-        session=read.session,
+        session=session,
         administered_at=administered_at,
         responses=read.responses,
         encounter_ref=encounter,
@@ -176,6 +179,23 @@ def episode_alert_bundle(
     }
 
 
+def _session_errors(read: ReadResponse, session: int | None) -> list[ItemError]:
+    """The session comes from `?session=` or the extension; both may say it if they agree."""
+    if session is None:
+        return [read.session_error] if read.session_error else []
+    if read.session_error is not None and read.session_error["code"] != "missing_session":
+        return [read.session_error]
+    if read.session is not None and read.session != session:
+        return [
+            located_error(
+                ["extension", "session-number"],
+                "session_mismatch",
+                f"the extension says session {read.session}, ?session= says {session}",
+            )
+        ]
+    return []
+
+
 def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
     if read.authored is None:
         errors.append(
@@ -191,7 +211,7 @@ def _authored(read: ReadResponse, errors: list[ItemError]) -> datetime | None:
             located_error(["authored"], "invalid_authored", "a dateTime with a time zone offset")
         )
         return None
-    return authored
+    return authored.astimezone(UTC)  # stored and echoed in UTC, as the JSON route does
 
 
 def _only_rater(read: ReadResponse) -> str | None:

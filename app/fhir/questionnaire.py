@@ -1,4 +1,5 @@
-"""An instrument definition as a FHIR R4 Questionnaire (SDC-style extensions for weights)."""
+"""An instrument definition as a FHIR R4 Questionnaire a renderer can use as it is: one
+resource per language, required answers, SDC item controls, and no scoring weight shown."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import re
 
 from app.fhir.terms import (
     DEFINITION_HASH_TAG,
+    ITEM_CONTROL,
+    ITEM_CONTROL_SYSTEM,
     ITEM_WEIGHT,
     MAX_DECIMAL_PLACES,
     MAX_VALUE,
     MIN_VALUE,
     ORDINAL_VALUE,
-    TRANSLATION,
     Json,
     answer_system,
     questionnaire_url,
 )
-from app.instruments.definition import InstrumentDefinition, Item, ResponseScale, Text
+from app.instruments.definition import InstrumentDefinition, Item, ResponseScale
 
 
 def is_choice(scale: ResponseScale) -> bool:
@@ -40,25 +42,38 @@ def choice_values(scale: ResponseScale) -> list[float]:
     return [scale.min + index * scale.step for index in range(count + 1)]
 
 
-def questionnaire(definition: InstrumentDefinition, definition_hash: str) -> Json:
-    """The Questionnaire of one instrument version.
+def questionnaire(
+    definition: InstrumentDefinition,
+    definition_hash: str,
+    language: str = "en",
+    *,
+    weights: bool = False,
+) -> Json:
+    """The Questionnaire of one instrument version, in one language.
 
-    `linkId` is the item id. Each coded answer carries its scoring weight twice: in the R4
-    `ordinalValue` extension on the Coding and in the newer `itemWeight` on the answerOption.
-    The weight is the value that counts towards the score, so a reverse-keyed item weighs
-    max + min - answer; the code stays the answer as printed. 'Not assessed' answers are
-    offered without a weight: they are never scored.
+    Every language is a resource of its own (`language`, and its texts), with the same
+    canonical url and version. `linkId` is the item id. An item is `required` when a scale
+    it belongs to allows no missing answer (the server would refuse to score it). Choice
+    items are radio buttons, the SRS lines sliders (SDC `itemControl`).
+
+    The form shows no scoring weight: renderers such as LHC-Forms print an option's weight
+    beside its text ("Always - 1" on a reverse-keyed item), which means nothing to a
+    patient. With `weights`, for systems that score the form themselves, each coded
+    answer carries its weight, the value that counts towards the score (a reverse-keyed
+    item weighs max + min - answer), in the R4 `ordinalValue` on the Coding and `itemWeight`
+    on the answerOption; 'not assessed' answers have none: they are never scored.
     """
+    resource_id = f"{definition.id}-{definition.version}".replace("_", "-")
+    required = _required_items(definition)
     return {
         "resourceType": "Questionnaire",
-        "id": f"{definition.id}-{definition.version}".replace("_", "-"),
+        "id": resource_id if language == "en" else f"{resource_id}-{language}",
         "meta": {"tag": [{"system": DEFINITION_HASH_TAG, "code": definition_hash}]},
-        "language": "en",
+        "language": language,
         "url": questionnaire_url(definition.id),
         "version": definition.version,
         "name": _computable_name(definition.id),
-        "title": definition.title.en,
-        "_title": _translations(definition.title),
+        "title": definition.title.in_language(language),
         "status": "active",
         "subjectType": ["Patient"],
         "publisher": "Bordin",
@@ -67,76 +82,146 @@ def questionnaire(definition: InstrumentDefinition, definition_hash: str) -> Jso
             f" Scoring key: {definition.key_status.value}. Items carry short labels in"
             f" Bordin's own words, not the instrument's printed text."
         ),
-        "item": [_item(definition, item) for item in definition.items],
+        "item": [
+            _item(definition, item, language, required=item.id in required, weights=weights)
+            for item in definition.items
+        ],
     }
 
 
-def _item(definition: InstrumentDefinition, item: Item) -> Json:
+def _required_items(definition: InstrumentDefinition) -> set[str]:
+    """Items of a scale whose missing rule allows none: leaving one out makes the form one
+    the server cannot score (a gated item only when its gate enables it)."""
+    return {
+        item_id
+        for scale in definition.scales
+        if scale.missing.max_missing == 0
+        for item_id in scale.items
+    }
+
+
+def _item(
+    definition: InstrumentDefinition, item: Item, language: str, *, required: bool, weights: bool
+) -> Json:
     scale = definition.scale_of(item)
-    entry: Json = {"linkId": item.id, "text": item.label.en, "_text": _translations(item.label)}
+    entry: Json = {"linkId": item.id, "text": item.label.in_language(language)}
     if is_choice(scale):
         entry["type"] = "choice"
+        entry["extension"] = [_item_control("radio-button", "Radio Button")]
         entry["answerOption"] = [
-            _option(definition, item, scale, value)
+            _option(definition, item, scale, value, language, weights=weights)
             for value in [*choice_values(scale), *scale.not_assessed]
         ]
     else:
         decimals = len(answer_code(scale.step).partition(".")[2])
         entry["type"] = "decimal"
         entry["extension"] = [
+            _item_control("slider", "Slider"),
             {"url": MIN_VALUE, "valueDecimal": plain_number(scale.min)},
             {"url": MAX_VALUE, "valueDecimal": plain_number(scale.max)},
             {"url": MAX_DECIMAL_PLACES, "valueInteger": decimals},
         ]
+    if required:
+        entry["required"] = True
     condition = item.applies_when
     if condition is not None:
         gate = next(other for other in definition.items if other.id == condition.item)
+        gate_scale = definition.scale_of(gate)
         answer: Json = (
-            {"answerCoding": _coding(definition, definition.scale_of(gate), condition.equals)}
-            if is_choice(definition.scale_of(gate))
+            {"answerCoding": _coding(definition, gate_scale, condition.equals, language)}
+            if is_choice(gate_scale)
             else {"answerDecimal": plain_number(condition.equals)}
         )
         entry["enableWhen"] = [{"question": gate.id, "operator": "=", **answer}]
     return entry
 
 
+def _item_control(code: str, display: str) -> Json:
+    return {
+        "url": ITEM_CONTROL,
+        "valueCodeableConcept": {
+            "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": code, "display": display}]
+        },
+    }
+
+
 def _option(
-    definition: InstrumentDefinition, item: Item, scale: ResponseScale, value: float
+    definition: InstrumentDefinition,
+    item: Item,
+    scale: ResponseScale,
+    value: float,
+    language: str,
+    *,
+    weights: bool,
 ) -> Json:
-    coding = _coding(definition, scale, value)
+    coding = _coding(definition, scale, value, language)
     option: Json = {"valueCoding": coding}
-    if value not in scale.not_assessed:
+    if weights and value not in scale.not_assessed:
         weight = plain_number(scale.min + scale.max - value if item.reverse else value)
         coding["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": weight}]
         option["extension"] = [{"url": ITEM_WEIGHT, "valueDecimal": weight}]
     return option
 
 
-def _coding(definition: InstrumentDefinition, scale: ResponseScale, value: float) -> Json:
+def _coding(
+    definition: InstrumentDefinition, scale: ResponseScale, value: float, language: str
+) -> Json:
+    """The answer's coding: its code is the answer as printed, its display the anchor's
+    label where the scale labels it (the number otherwise), never a weight."""
     code = answer_code(value)
-    coding: Json = {"system": answer_system(definition.id), "code": code, "display": code}
     anchor = next((anchor for anchor in scale.anchors if anchor.value == value), None)
-    if anchor is not None:
-        coding["display"] = anchor.label.en
-        coding["_display"] = _translations(anchor.label)
-    return coding
-
-
-def _translations(text: Text) -> Json:
-    """The French text as a `translation` extension of an English string element."""
-    return {
-        "extension": [
-            {
-                "url": TRANSLATION,
-                "extension": [
-                    {"url": "lang", "valueCode": "fr"},
-                    {"url": "content", "valueString": text.fr},
-                ],
-            }
-        ]
-    }
+    display = anchor.label.in_language(language) if anchor is not None else code
+    return {"system": answer_system(definition.id), "code": code, "display": display}
 
 
 def _computable_name(instrument_id: str) -> str:
     """FHIR's `name` is machine-processable: letters and digits, starting with a capital."""
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", instrument_id))
+
+
+def answer_code_system(definition: InstrumentDefinition, language: str = "en") -> Json:
+    """The CodeSystem of an instrument's answer codes (the system of every coded answer of
+    its Questionnaire): a code is an answer as printed, its display the label the response
+    scales give it, where they agree (else the number: items of one instrument may label a
+    value differently). Not a weight: a reverse-keyed item scores a code otherwise."""
+    labels: dict[str, set[str]] = {}
+    for item in definition.items:
+        scale = definition.scale_of(item)
+        if not is_choice(scale):
+            continue
+        for value in [*choice_values(scale), *scale.not_assessed]:
+            anchor = next((anchor for anchor in scale.anchors if anchor.value == value), None)
+            shown = anchor.label.in_language(language) if anchor is not None else ""
+            labels.setdefault(answer_code(value), set()).add(shown)
+    concepts = []
+    for code in sorted(labels, key=float):
+        (only, *others) = sorted(labels[code])
+        display = only if only and not others else code
+        concept: Json = {"code": code, "display": display}
+        if float(code) in _not_assessed(definition):
+            concept["definition"] = "Not assessed: recorded as missing, never scored."
+        concepts.append(concept)
+    return {
+        "resourceType": "CodeSystem",
+        "id": f"{definition.id}-answers".replace("_", "-"),
+        "language": language,
+        "url": answer_system(definition.id),
+        "version": definition.version,
+        "name": f"{_computable_name(definition.id)}Answers",
+        "title": f"{definition.title.in_language(language)}: answers",
+        "status": "active",
+        "publisher": "Bordin",
+        "description": (
+            f"The answers of {definition.title.en} as coded in its Questionnaire: each code is"
+            " the answer as printed on the form; the scoring key, not the code, says what it"
+            " counts for."
+        ),
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "concept": concepts,
+    }
+
+
+def _not_assessed(definition: InstrumentDefinition) -> set[float]:
+    return {value for item in definition.items for value in definition.scale_of(item).not_assessed}

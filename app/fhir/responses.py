@@ -306,7 +306,8 @@ def _session(resource: Json) -> tuple[int | None, ItemError | None]:
     return None, located_error(
         ["extension", "session-number"],
         "missing_session",
-        f"give the session number in the extension {SESSION_EXTENSION}",
+        f"give the session number: ?session=N on the recording route, or the extension"
+        f" {SESSION_EXTENSION}",
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.access.guard import caller, public
@@ -15,7 +15,7 @@ from app.access.keys import Principal
 from app.alerts import alerts
 from app.catalogue.routes import VersionQuery
 from app.fhir import exchange
-from app.fhir.questionnaire import questionnaire
+from app.fhir.questionnaire import answer_code_system, questionnaire
 from app.fhir.schemas import (
     FhirBundle,
     FhirCodeSystem,
@@ -28,7 +28,7 @@ from app.http.language import Lang
 from app.http.problems import problem_responses
 from app.http.state import State, state_of
 from app.platform.errors import MalformedJsonError, UnsupportedMediaTypeError
-from app.records.routes import IdempotencyKey, records_of, with_guidance
+from app.records.routes import IdempotencyKey, location_of, records_of, with_guidance
 from app.scoring.routes import SCORING_CALLER
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
@@ -70,12 +70,40 @@ def fhir_body(model: type[FhirQuestionnaireResponse]) -> dict[str, Any]:
 async def get_questionnaire(
     instrument_id: str,
     state: State,
+    lang: Lang,
     version: VersionQuery = None,
+    weights: Annotated[
+        bool,
+        Query(
+            description="Add each answer's scoring weight (`ordinalValue`, `itemWeight`), for"
+            " systems that score the form themselves; never for a form shown to a patient:"
+            " renderers print the weight beside the answer."
+        ),
+    ] = False,
 ) -> Response:
-    """The instrument as a FHIR R4 Questionnaire: `linkId` is the item id, answer options
-    carry their scoring weights (`ordinalValue`, `itemWeight`), French in `translation`."""
+    """The instrument as a FHIR R4 Questionnaire in the language of `Accept-Language` (one
+    resource per language, same canonical url and version): `linkId` is the item id,
+    required items are `required`, choices are radio buttons and the SRS lines sliders."""
     loaded = state.registry.get(instrument_id, version)
-    return FhirResponse(questionnaire(loaded.definition, loaded.definition_hash))
+    resource = questionnaire(loaded.definition, loaded.definition_hash, lang, weights=weights)
+    return FhirResponse(resource, headers=_localized(lang))
+
+
+@router.get(
+    "/v1/instruments/{instrument_id}/answer-code-system",
+    operation_id="getAnswerCodeSystem",
+    response_model=FhirCodeSystem,
+    response_class=FhirResponse,
+    responses=problem_responses(404, 422),
+    dependencies=[Depends(public)],
+)
+async def get_answer_code_system(
+    instrument_id: str, state: State, lang: Lang, version: VersionQuery = None
+) -> Response:
+    """The CodeSystem of the instrument's answer codes, the system of the codings of its
+    Questionnaire (`https://bordin.dev/fhir/CodeSystem/{instrument}-answers`)."""
+    loaded = state.registry.get(instrument_id, version)
+    return FhirResponse(answer_code_system(loaded.definition, lang), headers=_localized(lang))
 
 
 @router.get(
@@ -129,6 +157,16 @@ def record_questionnaire_response(
     principal: Submitter,
     lang: Lang,
     idempotency_key: IdempotencyKey = None,
+    session: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=100_000,
+            description="The session number, for a response that does not carry it in the"
+            " extension `https://bordin.dev/fhir/StructureDefinition/session-number` (no"
+            " renderer adds it); if both say it, they must agree.",
+        ),
+    ] = None,
 ) -> Response:
     """Record a QuestionnaireResponse in an episode, exactly as the JSON route would (same
     row, same flags, same Idempotency-Key rules). The answer is a Bundle of the response,
@@ -139,9 +177,10 @@ def record_questionnaire_response(
     records = records_of(state, principal)
     reads = "records:read" in principal.scopes
     recorded = exchange.record_questionnaire_response(
-        records, episode_id, resource, idempotency_key, caller_reads_records=reads
+        records, episode_id, resource, idempotency_key, session=session, caller_reads_records=reads
     )
     administration = recorded.administration
+    headers = {**location_of(administration), **_localized(lang)}
     if not reads:
         minimal = {
             "resourceType": "QuestionnaireResponse",
@@ -150,10 +189,10 @@ def record_questionnaire_response(
             "status": resource["status"],
         }
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": minimal}]}
-        return FhirResponse(bundle, status_code=recorded.status)
+        return FhirResponse(bundle, recorded.status, headers)
     flags = with_guidance(administration, "ruptures", state, lang)["ruptures"]
     bundle = exchange.recorded_bundle(recorded, resource, flags)
-    return FhirResponse(bundle, status_code=recorded.status)
+    return FhirResponse(bundle, recorded.status, headers)
 
 
 # The routes that read their body themselves: their schemas go into the OpenAPI document.
@@ -205,7 +244,11 @@ def _alert_bundle(
         for row in rows
     ]
     bundle = exchange.episode_alert_bundle(records, episode_id, shown, kind)
-    return FhirResponse(bundle, headers={"Content-Language": lang, "Vary": "Accept-Language"})
+    return FhirResponse(bundle, headers=_localized(lang))
+
+
+def _localized(lang: str) -> dict[str, str]:
+    return {"Content-Language": lang, "Vary": "Accept-Language"}
 
 
 def _resource(body: bytes, content_type: str | None) -> Any:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access import audit
+from app.http.docs import DOCS_CSP, DOCS_PATHS
 from app.http.problems import failure_response
 from app.platform.db import Database
 from app.platform.logs import describe_error, request_id
@@ -30,9 +31,9 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
 ]
-# Not on the interactive docs, which load their scripts from a CDN.
+# The API's content runs nothing; the interactive docs run scripts of their own origin only.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-DOCS = ("/docs", "/redoc")
+DOCS_CSP_HEADER = (b"content-security-policy", DOCS_CSP.encode())
 
 
 Auditor = Callable[[Scope, int], Awaitable[None]]
@@ -64,7 +65,7 @@ class RequestContext:
         status = 500
         responded = False
         failure: Exception | None = None
-        docs = scope["path"].startswith(DOCS)
+        docs = scope["path"].startswith(DOCS_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, responded
@@ -77,8 +78,7 @@ class RequestContext:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(SECURITY_HEADERS)
-                if not docs:
-                    headers.append(API_CSP)
+                headers.append(DOCS_CSP_HEADER if docs else API_CSP)
                 message["headers"] = headers
             await send(message)
 

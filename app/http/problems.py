@@ -18,6 +18,8 @@ from app.platform.errors import (
     DomainError,
     InternalServerError,
     ItemError,
+    MethodNotAllowedError,
+    RouteNotFoundError,
 )
 from app.platform.logs import request_id
 
@@ -171,9 +173,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         detail = error.detail if isinstance(error.detail, str) else None
-        if error.status_code == 404 and detail == "Not Found":
-            detail = f"no route {request.url.path}"
-        body = problem_body(error.status_code, detail=detail, instance=request.url.path)
+        routing = ROUTING_ERRORS.get(error.status_code)
+        if routing is not None and detail == HTTPStatus(error.status_code).phrase:
+            # Starlette's own answer when no route matches the path, or not with this method.
+            found = routing(routing_detail(error.status_code, request))
+            body = domain_problem(found, request.url.path)
+        else:
+            body = problem_body(error.status_code, detail=detail, instance=request.url.path)
         return problem_response(body, headers=dict(error.headers or {}))
 
     app.add_exception_handler(DomainError, on_domain_error)
@@ -181,6 +187,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http_error)
     # Any other exception reaches the request layer (`app.http.context`), which answers with
     # `failure_response` inside it: request id, security headers, audit event, one log line.
+
+
+# The problems of routing: no route for the path (404), or not with this method (405).
+ROUTING_ERRORS: dict[int, type[DomainError]] = {
+    404: RouteNotFoundError,
+    405: MethodNotAllowedError,
+}
+
+
+def routing_detail(status: int, request: Request) -> str:
+    if status == 404:
+        return f"no route {request.url.path}"
+    return f"{request.url.path} does not take {request.method}"
 
 
 def _item_error(entry: Any) -> ItemError:

@@ -61,21 +61,19 @@ def _date_time_text(value: object) -> object:
     )
 
 
-def _in_utc_range(value: datetime) -> datetime:
-    # Stored in UTC: year 1 at +01:00 or year 9999 at -01:00 would fall outside the calendar.
+def _in_utc(value: datetime) -> datetime:
+    # Stored and echoed in UTC, as every time the API gives (one form everywhere); year 1 at
+    # +01:00 or year 9999 at -01:00 would fall outside the calendar.
     try:
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise PydanticCustomError(
             "datetime_out_of_range", "Input should fall between years 1 and 9999 in UTC"
         ) from None
-    return value
 
 
 CalendarDate = Annotated[date, BeforeValidator(_date_text)]
-Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc_range)
-]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]
 # Session numbers: whole numbers, never 5.0, "5" or true.
 SessionNumber = Annotated[StrictInt, Field(ge=0, le=100_000)]
 

@@ -56,6 +56,10 @@ class Text(Strict):
     en: Annotated[str, Field(min_length=1)]
     fr: Annotated[str, Field(min_length=1)]
 
+    def in_language(self, language: str) -> str:
+        """The text in `language`, English if it has none in it."""
+        return self.fr if language == "fr" else self.en
+
 
 class Respondent(StrEnum):
     client = "client"

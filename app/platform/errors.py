@@ -136,6 +136,25 @@ class InternalServerError(DomainError):
     title = "Internal Server Error"
 
 
+class RouteNotFoundError(DomainError):
+    """No route has this path. `/openapi.json` lists every path the service serves (all of
+    them under `/v1`, but for the health probes, the catalogue of problem types and the
+    documentation)."""
+
+    status = 404
+    code = "route_not_found"
+    title = "Not Found"
+
+
+class MethodNotAllowedError(DomainError):
+    """The path exists, but not with this HTTP method: the `Allow` header lists the methods
+    it takes."""
+
+    status = 405
+    code = "method_not_allowed"
+    title = "Method Not Allowed"
+
+
 class UnknownProblemTypeError(DomainError):
     """No problem type has this code; `GET /problems/{code}` documents the known ones."""
 

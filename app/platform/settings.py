@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "guidance" / "catalogue.yaml",
         description="The repair guidance catalogue.",
     )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="The port the server listens on (the image)."
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Server processes (the image); limits are per process."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413."
@@ -61,6 +67,12 @@ class Settings(BaseSettings):
         default=60,
         ge=0,
         description="How long rupture rules reuse an organisation's instrument statistics.",
+    )
+    idempotency_key_hours: float = Field(
+        default=24,
+        gt=0,
+        description="How long an Idempotency-Key replays its first response; after it, the"
+        " key is forgotten and may be used again.",
     )
     webhook_dispatch: bool = Field(
         default=True,

@@ -113,6 +113,20 @@ def get_idempotency(session: Session, organization_id: UUID, key: str) -> Idempo
     return session.get(IdempotencyRecord, (organization_id, key))
 
 
+def delete_idempotency(
+    session: Session, organization_id: UUID, *, key: str | None = None, before: datetime
+) -> None:
+    """Forget the organisation's idempotency records stored before `before` (only `key`'s,
+    if given): past their lifetime, their keys may be used again."""
+    statement = delete(IdempotencyRecord).where(
+        IdempotencyRecord.organization_id == organization_id,
+        IdempotencyRecord.created_at < before,
+    )
+    if key is not None:
+        statement = statement.where(IdempotencyRecord.key == key)
+    session.execute(statement)
+
+
 def get_administration(
     session: Session, organization_id: UUID, episode_id: UUID, administration_id: UUID
 ) -> Administration | None:
@@ -422,6 +436,22 @@ def delete_episode(session: Session, organization_id: UUID, episode_id: UUID) ->
 
 def get_organization(session: Session, organization_id: UUID) -> Organization | None:
     return session.get(Organization, organization_id)
+
+
+def list_organizations(session: Session) -> list[tuple[Organization, int]]:
+    """Every organisation, oldest first, with its number of usable keys (not revoked)."""
+    usable = (
+        select(ApiKey.organization_id, func.count().label("usable_keys"))
+        .where(ApiKey.revoked_at.is_(None))
+        .group_by(ApiKey.organization_id)
+        .subquery()
+    )
+    statement = (
+        select(Organization, func.coalesce(usable.c.usable_keys, 0))
+        .outerjoin(usable, usable.c.organization_id == Organization.id)
+        .order_by(Organization.created_at, Organization.id)
+    )
+    return [(organization, int(keys)) for organization, keys in session.execute(statement)]
 
 
 def list_webhooks(session: Session, organization_id: UUID) -> list[WebhookEndpoint]:

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -102,6 +102,7 @@ def record_administration(
                 }
             )
             if idempotency_key is not None:
+                _forget_expired_keys(session, records, now)
                 session.add(
                     IdempotencyRecord(
                         organization_id=records.organization_id,
@@ -309,9 +310,15 @@ def _loaded_version(
 def _replay(
     session: Session, records: Records, key: str, request_hash: str, episode_id: uuid.UUID
 ) -> tuple[int, Json] | None:
-    """The stored response to this key (its replay is audited), or None if the key is new."""
+    """The stored response to this key (its replay is audited), or None if the key is new
+    or its lifetime is over (it is then forgotten, and used again by this request)."""
     stored = store.get_idempotency(session, records.organization_id, key)
     if stored is None:
+        return None
+    expired = records.now() - records.idempotency_lifetime
+    if stored.created_at <= expired:
+        store.delete_idempotency(session, records.organization_id, key=key, before=expired)
+        session.expunge(stored)
         return None
     if stored.request_hash != request_hash:
         raise IdempotencyKeyReusedError(
@@ -320,6 +327,22 @@ def _replay(
     audit_write(session, records, "recordAdministration", "episode", episode_id, stored.status_code)
     session.commit()
     return stored.status_code, stored.response
+
+
+# How often each process forgets an organisation's expired idempotency records in bulk (a
+# key past its lifetime is forgotten at once when it comes back; this bounds what the others
+# keep of patients' answers).
+_PURGE_EVERY = timedelta(hours=1)
+
+
+def _forget_expired_keys(session: Session, records: Records, now: datetime) -> None:
+    last = records.idempotency_purged.get(records.organization_id)
+    if last is not None and now - last < _PURGE_EVERY:
+        return
+    records.idempotency_purged[records.organization_id] = now
+    store.delete_idempotency(
+        session, records.organization_id, before=now - records.idempotency_lifetime
+    )
 
 
 def _request_hash(episode_id: uuid.UUID, new: NewAdministration) -> str:

@@ -51,6 +51,13 @@ class Records:
         tuple[uuid.UUID, str], tuple[datetime, dict[tuple[str, str], tuple[int, float]]]
     ] = field(default_factory=dict, repr=False, compare=False)
 
+    # How long an Idempotency-Key replays its first response (then it may be used again),
+    # and when this process last forgot each organisation's expired keys.
+    idempotency_lifetime: timedelta = timedelta(hours=24)
+    idempotency_purged: dict[uuid.UUID, datetime] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
     # Who is calling, for the audit events that writes append in their own transaction.
     caller: audit.Caller | None = None
     # The repair guidance each flag is given (ids; the API renders them in a language).

@@ -67,7 +67,7 @@ IdempotencyKey = Annotated[
 def create_episode(body: EpisodeCreate, state: State, principal: Writer) -> Response:
     """Open an episode of care. Patient and clinician are the caller's opaque references."""
     episode = episodes.create_episode(records_of(state, principal), **body.model_dump())
-    return json_response(episode, status_code=201)
+    return json_response(episode, {"Location": f"/v1/episodes/{episode['id']}"}, 201)
 
 
 @router.get(
@@ -158,7 +158,8 @@ def record_administration(
         records_of(state, principal), episode_id, new, idempotency_key
     )
     answer = acknowledged(recorded, principal)
-    return json_response(with_guidance(answer, "ruptures", state, lang), status_code=status)
+    headers = {**location_of(recorded), "Content-Language": lang, "Vary": "Accept-Language"}
+    return json_response(with_guidance(answer, "ruptures", state, lang), headers, status)
 
 
 @router.get(
@@ -200,7 +201,7 @@ def correct_administration(
         responses=body.responses,
     )
     answer = acknowledged(corrected, principal)
-    return json_response(with_guidance(answer, "ruptures", state, lang))
+    return localized(with_guidance(answer, "ruptures", state, lang), lang)
 
 
 @router.post(
@@ -324,6 +325,14 @@ def with_guidance(body: dict[str, Any], field: str, state: AppState, lang: str) 
     if "alerts" in body:
         answer["alerts"] = [alerts.rendered(alert, catalogue, lang) for alert in body["alerts"]]
     return answer
+
+
+def location_of(administration: dict[str, Any]) -> dict[str, str]:
+    """The `Location` of a recorded administration (a replay names the same one)."""
+    return {
+        "Location": f"/v1/episodes/{administration['episode_id']}"
+        f"/administrations/{administration['id']}"
+    }
 
 
 def acknowledged(administration: dict[str, Any], principal: Principal) -> dict[str, Any]:

@@ -26,14 +26,20 @@ def _is_problem(response: object, status: int) -> dict[str, object]:
 
 def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
     body = _is_problem(client.get("/v1/nothing-here"), 404)
-    assert body["type"] == "about:blank"
+    assert body["code"] == "route_not_found"
+    assert body["type"] == "/problems/route_not_found"
     assert body["instance"] == "/v1/nothing-here"
+    assert client.get(str(body["type"])).json()["status"] == 404
 
 
-def test_a_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
+def test_a_wrong_method_is_a_405_problem_with_a_code_and_allow(client: TestClient) -> None:
     response = client.delete("/v1/scores")
-    _is_problem(response, 405)
+    body = _is_problem(response, 405)
+    assert body["code"] == "method_not_allowed"
+    assert body["type"] == "/problems/method_not_allowed"
+    assert body["detail"] == "/v1/scores does not take DELETE"
     assert response.headers["allow"] == "POST"
+    assert client.get(str(body["type"])).json()["status"] == 405
 
 
 def test_malformed_json_is_a_400_problem(client: TestClient) -> None:

@@ -77,6 +77,59 @@ def test_each_instrument_is_served_as_a_public_fhir_questionnaire(client: TestCl
     assert missing.headers["content-type"] == "application/problem+json"
 
 
+def test_the_questionnaire_comes_in_the_language_of_accept_language(client: TestClient) -> None:
+    french = client.get("/v1/instruments/srs/questionnaire", headers={"Accept-Language": "fr"})
+    english = client.get("/v1/instruments/srs/questionnaire")
+    assert french.headers["content-language"] == "fr"
+    assert french.headers["vary"] == "Accept-Language"
+    assert (french.json()["language"], english.json()["language"]) == ("fr", "en")
+    assert french.json()["url"] == english.json()["url"]
+    assert french.json()["item"][0]["text"].startswith("Relation")
+    weighted = client.get("/v1/instruments/wai-s/questionnaire", params={"weights": "true"})
+    assert "itemWeight" in weighted.text
+    assert "itemWeight" not in client.get("/v1/instruments/wai-s/questionnaire").text
+
+
+def test_the_answer_code_system_of_each_instrument_is_served_at_a_public_route(
+    client: TestClient,
+) -> None:
+    with TestClient(client.app) as anonymous:
+        response = anonymous.get(
+            "/v1/instruments/wai-sr/answer-code-system", headers={"Accept-Language": "fr"}
+        )
+    assert response.status_code == 200
+    system = CodeSystem.model_validate_json(response.content)
+    assert system.url == "https://bordin.dev/fhir/CodeSystem/wai-sr-answers"
+    assert [(c.code, c.display) for c in system.concept or []][-1] == ("5", "Toujours")
+    assert client.get("/v1/instruments/nope/answer-code-system").status_code == 404
+
+
+def test_the_session_may_come_from_the_query_instead_of_an_extension(
+    client: TestClient, patient: str
+) -> None:
+    episode = _episode(client, patient)
+    path = f"/v1/episodes/{episode}/questionnaire-responses"
+    plain = {**srs_response(patient, 4, SRS_38)}
+    del plain["extension"]
+    missing = client.post(path, json=plain, headers=FHIR_JSON)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["code"] == "missing_session"
+    assert "?session=" in missing.json()["errors"][0]["message"]
+    recorded = client.post(path, json=plain, params={"session": 4}, headers=FHIR_JSON)
+    assert recorded.status_code == 201, recorded.text
+    (administration,) = client.get(f"/v1/episodes/{episode}/administrations").json()["items"]
+    assert administration["session"] == 4
+    both = client.post(
+        path, json=srs_response(patient, 5, SRS_38), params={"session": 6}, headers=FHIR_JSON
+    )
+    assert both.status_code == 422
+    assert both.json()["errors"][0]["code"] == "session_mismatch"
+    agreeing = client.post(
+        path, json=srs_response(patient, 5, SRS_38), params={"session": 5}, headers=FHIR_JSON
+    )
+    assert agreeing.status_code == 201
+
+
 def test_the_code_system_is_served_and_valid(client: TestClient) -> None:
     response = client.get("/v1/code-system")
     assert response.status_code == 200
@@ -161,7 +214,7 @@ def test_recording_from_fhir_returns_observations_and_flags_with_guidance(
     assert french, "a drop in psychotherapy has guidance"
     flag = next(f for f in flags if f["code"]["coding"][0]["code"] == "rupture.drop_from_previous")
     assert flag["subject"]["identifier"]["value"] == patient
-    assert flag["period"]["start"] == "2026-03-02T10:00:00+01:00"
+    assert flag["period"]["start"] == "2026-03-02T09:00:00+00:00"  # times in UTC
     for entry in french:
         texts = [
             e["valueString"]

@@ -7,6 +7,7 @@ CodeSystem, OperationOutcome and Bundle did not change between the two.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -25,13 +26,13 @@ from hypothesis import strategies as st
 from app.fhir.exchange import score_questionnaire_response
 from app.fhir.observations import Context, flag_resource
 from app.fhir.outcome import QuestionnaireResponseMismatchError, fhir_path
-from app.fhir.questionnaire import answer_code, is_choice, questionnaire
+from app.fhir.questionnaire import answer_code, answer_code_system, is_choice, questionnaire
 from app.fhir.terms import (
+    ITEM_CONTROL_SYSTEM,
     ITEM_WEIGHT,
     ORDINAL_VALUE,
     SESSION_EXTENSION,
     SNOMED,
-    TRANSLATION,
     answer_system,
     code_system,
     questionnaire_url,
@@ -102,7 +103,7 @@ def test_answer_weights_add_up_to_the_hand_checked_scale_scores(
         loaded = registry.get(instrument, case.get("version"))
         if "errors" in case or loaded.definition.id == "srs":
             continue
-        resource = questionnaire(loaded.definition, loaded.definition_hash)
+        resource = questionnaire(loaded.definition, loaded.definition_hash, weights=True)
         weights: dict[tuple[str, str], float] = {}
         for item in resource["item"]:
             for option in item.get("answerOption", []):
@@ -138,21 +139,94 @@ def test_answer_weights_add_up_to_the_hand_checked_scale_scores(
     assert checked > 100
 
 
-def test_the_srs_items_are_decimals_between_0_and_10_and_labels_carry_french(
+def test_the_srs_items_are_required_sliders_between_0_and_10(
     registry: InstrumentRegistry,
 ) -> None:
     srs = registry.get("srs")
     resource = questionnaire(srs.definition, srs.definition_hash)
     first = resource["item"][0]
     assert first["type"] == "decimal"
-    bounds = {e["url"].rsplit("/", 1)[1]: e for e in first["extension"]}
-    assert bounds["minValue"]["valueDecimal"] == 0
-    assert bounds["maxValue"]["valueDecimal"] == 10
-    assert bounds["maxDecimalPlaces"]["valueInteger"] == 1
-    translation = first["_text"]["extension"][0]
-    assert translation["url"] == TRANSLATION
-    assert {"url": "lang", "valueCode": "fr"} in translation["extension"]
-    assert resource["_title"]["extension"][0]["extension"][1]["valueString"].startswith("Échelle")
+    assert first["required"] is True  # the SRS allows no missing answer
+    extensions = {e["url"].rsplit("/", 1)[1]: e for e in first["extension"]}
+    assert extensions["minValue"]["valueDecimal"] == 0
+    assert extensions["maxValue"]["valueDecimal"] == 10
+    assert extensions["maxDecimalPlaces"]["valueInteger"] == 1
+    control = extensions["questionnaire-itemControl"]["valueCodeableConcept"]["coding"][0]
+    assert (control["system"], control["code"]) == (ITEM_CONTROL_SYSTEM, "slider")
+
+
+def test_each_language_is_a_questionnaire_of_its_own_with_the_same_canonical(
+    registry: InstrumentRegistry,
+) -> None:
+    srs = registry.get("srs")
+    english = questionnaire(srs.definition, srs.definition_hash, "en")
+    french = questionnaire(srs.definition, srs.definition_hash, "fr")
+    Questionnaire.model_validate(french)
+    assert (english["language"], french["language"]) == ("en", "fr")
+    assert (french["url"], french["version"]) == (english["url"], english["version"])
+    assert french["id"] == f"{english['id']}-fr"
+    assert french["title"].startswith("Échelle")
+    assert french["item"][0]["text"] == srs.definition.items[0].label.fr
+    assert "_text" not in french["item"][0]  # no translation extension: one language each
+
+
+def test_likert_items_are_radio_buttons_whose_answers_show_no_weight(
+    registry: InstrumentRegistry,
+) -> None:
+    """A reverse-keyed WAI-S answer reads "Always", never "Always - 1": renderers print an
+    option's weight beside its text, so the form shows none."""
+    wai_s = registry.get("wai-s")
+    resource = questionnaire(wai_s.definition, wai_s.definition_hash)
+    reversed_item = next(item for item in resource["item"] if item["linkId"] == "4")
+    control = reversed_item["extension"][0]["valueCodeableConcept"]["coding"][0]
+    assert control["code"] == "radio-button"
+    always = reversed_item["answerOption"][-1]
+    assert always == {
+        "valueCoding": {"system": answer_system("wai-s"), "code": "7", "display": "Always"}
+    }
+    assert "ordinalValue" not in json.dumps(resource)
+    assert "itemWeight" not in json.dumps(resource)
+    weighted = questionnaire(wai_s.definition, wai_s.definition_hash, weights=True)
+    always = next(item for item in weighted["item"] if item["linkId"] == "4")["answerOption"][-1]
+    assert always["extension"] == [{"url": ITEM_WEIGHT, "valueDecimal": 1}]
+
+
+def test_items_are_required_where_their_scales_allow_no_missing_answer(
+    registry: InstrumentRegistry,
+) -> None:
+    for loaded in registry.latest():
+        resource = questionnaire(loaded.definition, loaded.definition_hash)
+        for item in resource["item"]:
+            rules = [
+                scale.missing.max_missing
+                for scale in loaded.definition.scales
+                if item["linkId"] in scale.items
+            ]
+            assert item.get("required", False) == (0 in rules), (loaded.id, item["linkId"])
+    wai_sr = registry.get("wai-sr")
+    assert "required" not in questionnaire(wai_sr.definition, wai_sr.definition_hash)["item"][0]
+
+
+def test_the_answer_code_systems_define_every_coded_answer(
+    registry: InstrumentRegistry,
+) -> None:
+    for loaded in registry.latest():
+        resource = questionnaire(loaded.definition, loaded.definition_hash, "fr")
+        system = answer_code_system(loaded.definition, "fr")
+        CodeSystem.model_validate(system)
+        assert system["url"] == answer_system(loaded.id)
+        concepts = {concept["code"]: concept["display"] for concept in system["concept"]}
+        assert len(concepts) == system["count"]
+        for item in resource["item"]:
+            for option in item.get("answerOption", []):
+                coding = option["valueCoding"]
+                assert coding["system"] == system["url"]
+                assert coding["code"] in concepts
+                assert concepts[coding["code"]] in (coding["display"], coding["code"])
+    assert answer_code_system(registry.get("wai-s").definition, "fr")["concept"][-1] == {
+        "code": "7",
+        "display": "Toujours",
+    }
 
 
 def test_a_gated_item_is_enabled_only_by_its_gate(registry: InstrumentRegistry) -> None:

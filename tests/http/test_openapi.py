@@ -49,6 +49,7 @@ OPERATIONS = {
     ("get", "/v1/audit-events"): "listAuditEvents",
     ("get", "/v1/guidance"): "listGuidance",
     ("get", "/v1/instruments/{instrument_id}/questionnaire"): "getQuestionnaire",
+    ("get", "/v1/instruments/{instrument_id}/answer-code-system"): "getAnswerCodeSystem",
     ("get", "/v1/code-system"): "getCodeSystem",
     ("post", "/v1/scores/fhir"): "scoreQuestionnaireResponse",
     ("post", "/v1/episodes/{episode_id}/questionnaire-responses"): "recordQuestionnaireResponse",
@@ -146,6 +147,7 @@ def test_every_example_is_valid_for_its_own_schema() -> None:
 PUBLIC = {
     "getHealth", "getLiveness", "getReadiness", "getProblemType", "listInstruments",
     "getInstrument", "listGuidance", "getQuestionnaire", "getCodeSystem",
+    "getAnswerCodeSystem",
 }  # fmt: skip
 
 
@@ -156,7 +158,7 @@ def test_every_operation_with_data_declares_the_api_key_and_its_scopes(
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             if operation["operationId"] in PUBLIC:
-                assert "security" not in operation, (method, path)
+                assert operation["security"] == [], (method, path)  # says: no key
                 continue
             (requirement,) = operation["security"]
             assert requirement["apiKey"], (method, path)
@@ -286,8 +288,8 @@ def test_every_operation_declares_the_failures_it_can_answer(document: dict[str,
             assert "500" in declared, (method, path)
             if "requestBody" in operation:
                 assert {"400", "413"} <= set(declared), (method, path)
-            if "security" in operation or path in ("/health", "/health/ready"):
-                for status in ("429", "503") if "security" in operation else ("503",):
+            if operation["security"] or path in ("/health", "/health/ready"):
+                for status in ("429", "503") if operation["security"] else ("503",):
                     assert "Retry-After" in declared[status]["headers"], (method, path, status)
 
 
@@ -310,3 +312,50 @@ def test_a_withdrawal_answers_what_its_operation_declares(
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     root = {**document, "$schema": DRAFT_2020_12, **schema}
     assert list(jsonschema_rs.validator_for(root).iter_errors(withdrawn.json())) == []
+
+
+def test_every_201_names_what_it_created_in_location(client: TestClient) -> None:
+    episode = client.post("/v1/episodes", json={"patient_ref": "p-loc", "clinician_ref": "c"})
+    assert episode.headers["location"] == f"/v1/episodes/{episode.json()['id']}"
+    assert client.get(episode.headers["location"]).json() == episode.json()
+    body = {
+        "instrument": "srs",
+        "rater": "client",
+        "session": 1,
+        "administered_at": "2026-03-01T10:00:00+00:00",
+        "responses": {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5},
+    }
+    recorded = client.post(
+        f"{episode.headers['location']}/administrations",
+        json=body,
+        headers={"Accept-Language": "fr"},
+    )
+    administration = recorded.json()
+    assert recorded.headers["location"] == (
+        f"/v1/episodes/{administration['episode_id']}/administrations/{administration['id']}"
+    )
+    assert recorded.headers["content-language"] == "fr"
+    key = client.post("/v1/api-keys", json={"name": "loc", "scopes": ["scores"]})
+    assert key.headers["location"] == f"/v1/api-keys/{key.json()['id']}"
+    hook = client.post("/v1/webhooks", json={"url": "https://127.0.0.1/hook"})
+    assert hook.status_code == 201, hook.text
+    assert hook.headers["location"] == f"/v1/webhooks/{hook.json()['id']}"
+    assert client.get(hook.headers["location"]).status_code == 200
+    client.delete(hook.headers["location"])
+
+
+def test_the_document_declares_the_headers_every_response_carries(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["servers"] == [
+        {"url": "/", "description": "the server that serves this document"}
+    ]
+    assert document["info"]["license"]["identifier"] == "Apache-2.0"
+    for path, methods in document["paths"].items():
+        for operation in methods.values():
+            assert "security" in operation, path
+            for status, response in operation["responses"].items():
+                assert "X-Request-ID" in response["headers"], (path, status)
+                if status == "201":
+                    assert "Location" in response["headers"], path
+    public = document["paths"]["/v1/instruments"]["get"]
+    assert public["security"] == []

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from app.platform.tables import (
     Administration,
@@ -166,6 +168,22 @@ def test_a_timestamp_without_offset_is_refused(client: TestClient, episode: str)
     assert response.json()["errors"][0]["loc"] == ["administered_at"]
 
 
+def test_times_are_echoed_in_utc_as_the_lists_give_them(client: TestClient, episode: str) -> None:
+    recorded = _record(client, episode, 1, SRS_38).json()  # sent at 10:00+01:00
+    assert recorded["administered_at"] == "2026-03-01T09:00:00+00:00"
+    listed = client.get(f"/v1/episodes/{episode}/administrations").json()["items"][0]
+    assert listed["administered_at"] == recorded["administered_at"]
+    assert listed["created_at"] == recorded["created_at"]
+    assert recorded["created_at"].endswith("+00:00")
+    key = client.post(
+        "/v1/api-keys",
+        json={"name": "later", "scopes": ["scores"], "expires_at": "2030-01-01T00:30:00-02:00"},
+    ).json()
+    assert key["expires_at"] == "2030-01-01T02:30:00+00:00"
+    (listed_key,) = [k for k in client.get("/v1/api-keys").json()["items"] if k["id"] == key["id"]]
+    assert listed_key["expires_at"] == key["expires_at"]
+
+
 def test_an_idempotency_key_replays_the_first_response(
     client: TestClient, episode: str, engine: Engine
 ) -> None:
@@ -192,6 +210,58 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
     assert len(client.get(f"/v1/episodes/{episode}/administrations").json()["items"]) == 1
+
+
+def test_an_idempotency_key_may_be_used_again_once_its_lifetime_is_over(
+    client: TestClient, episode: str, engine: Engine
+) -> None:
+    key = f"key-{uuid.uuid4()}"
+    headers = {"Idempotency-Key": key}
+    assert _record(client, episode, 1, SRS_38, headers=headers).status_code == 201
+    # 23 hours later (IDEMPOTENCY_KEY_HOURS is 24): still the first request's key.
+    _age_idempotency_key(engine, key, timedelta(hours=23))
+    assert _record(client, episode, 2, SRS_38, headers=headers).status_code == 422
+    # 25 hours later: forgotten, so it records a new administration.
+    _age_idempotency_key(engine, key, timedelta(hours=25))
+    second = _record(client, episode, 2, SRS_38, headers=headers)
+    assert second.status_code == 201
+    assert second.json()["session"] == 2
+    assert _record(client, episode, 2, SRS_38, headers=headers).json() == second.json()
+    sessions = [
+        a["session"] for a in client.get(f"/v1/episodes/{episode}/administrations").json()["items"]
+    ]
+    assert sessions == [1, 2]
+
+
+def test_expired_idempotency_records_are_forgotten_when_a_new_key_is_stored(
+    app: FastAPI, api_key: str, engine: Engine
+) -> None:
+    with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as client:
+        episode = client.post("/v1/episodes", json={"patient_ref": "p", "clinician_ref": "c"})
+        episode_id = episode.json()["id"]
+        old = f"old-{uuid.uuid4()}"
+        _record(client, episode_id, 1, SRS_38, headers={"Idempotency-Key": old})
+        _age_idempotency_key(engine, old, timedelta(hours=25))
+        # A new app process: its first stored key forgets the organisation's expired ones.
+        app.state.bordin.records.idempotency_purged.clear()
+        _record(client, episode_id, 2, SRS_38, headers={"Idempotency-Key": f"new-{uuid.uuid4()}"})
+    with engine.connect() as connection:
+        kept = connection.scalars(
+            select(IdempotencyRecord.key).where(
+                IdempotencyRecord.episode_id == uuid.UUID(episode_id)
+            )
+        ).all()
+    assert len(kept) == 1
+    assert kept[0].startswith("new-")
+
+
+def _age_idempotency_key(engine: Engine, key: str, age: timedelta) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == key)
+            .values(created_at=datetime.now(UTC) - age)
+        )
 
 
 def test_a_correction_keeps_the_original_and_re_evaluates_the_series(
