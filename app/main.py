@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from app.access import schemas as access_schemas
 from app.access.guard import check_declared, document_access, public
 from app.access.keys import AuthenticationCache
-from app.access.limits import RateLimiter
+from app.access.limits import rate_limits
 from app.access.routes import audit_router
 from app.access.routes import router as key_router
 from app.access.tokens import TokenVerifier
@@ -45,6 +45,7 @@ from app.instruments.registry import load_registry
 from app.platform.db import Database, migration_heads
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
+from app.platform.shared import SharedState
 from app.platform.tables import LOCAL_ORGANIZATION_ID
 from app.records import schemas as records_schemas
 from app.records.context import Records
@@ -86,7 +87,12 @@ def create_app(
     """
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
-    database = database or Database.from_url(settings.database_url)
+    database = database or Database.from_settings(settings)
+    shared = (
+        SharedState(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds)
+        if settings.redis_url
+        else None
+    )
     # Every record belongs to the local organisation until API keys name one.
     records = Records(
         database,
@@ -102,12 +108,15 @@ def create_app(
         database=database,
         registry=registry,
         records=records,
-        auth_cache=AuthenticationCache(settings.auth_cache_seconds),
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
-        failed_auth_limiter=RateLimiter(settings.rate_limit_failed_auth_per_minute),
+        auth_cache=AuthenticationCache(settings.auth_cache_seconds, shared),
+        rate_limiter=rate_limits(settings.rate_limit_per_minute, shared, "requests"),
+        failed_auth_limiter=rate_limits(
+            settings.rate_limit_failed_auth_per_minute, shared, "failed-auth"
+        ),
         egress=egress,
         tokens=token_verifier(settings),
         migration_heads=migration_heads(MIGRATIONS),
+        shared=shared,
     )
 
     @asynccontextmanager
@@ -132,6 +141,8 @@ def create_app(
                 # A delivery under way finishes (or times out); its lease covers the rest.
                 dispatcher.stop(timeout=settings.webhook_timeout_seconds + 5)
             database.dispose()
+            if shared is not None:
+                shared.close()
 
     app = FastAPI(
         title="Bordin",

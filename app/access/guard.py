@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.access import keys
 from app.access.keys import Principal
-from app.http.state import state_of
+from app.http.state import AppState, state_of
 from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 
 SCHEME = "apiKey"
@@ -57,12 +57,18 @@ class CallerGuard:
     async def __call__(self, request: Request) -> Principal:
         state = state_of(request)
         header = request.headers.get("authorization")
-        principal = state.auth_cache.get(header) if self.reuse_recent and header else None
-        if principal is None:
-            principal = await run_in_threadpool(_authenticate, request, header)
+        recent = state.auth_cache.get(header) if self.reuse_recent and header else None
+        principal: Principal
+        if recent is None:
+            principal, wait = await run_in_threadpool(_authenticate, request, state, header)
             if self.reuse_recent:
                 state.auth_cache.put(header or "", principal)
-        _check(request, principal, self.scopes)
+        elif state.rate_limiter.remote or state.auth_cache.shared is not None:
+            assert header is not None
+            principal, wait = await run_in_threadpool(_reuse, request, state, header, recent)
+        else:  # the fast path: nothing leaves the process
+            principal, wait = recent, state.rate_limiter.wait_for(recent.subject)
+        _check(request, principal, self.scopes, wait)
         return principal
 
     def __repr__(self) -> str:
@@ -128,11 +134,10 @@ def document_access(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _authenticate(request: Request, header: str | None) -> Principal:
-    """The caller, unless its address sent too many refused credentials of late (429, before
-    any lookup). Each refused credential counts against the address; a missing one does not
-    (it costs no lookup)."""
-    state = state_of(request)
+def _authenticate(request: Request, state: AppState, header: str | None) -> tuple[Principal, float]:
+    """The caller and its rate limit's wait, unless its address sent too many refused
+    credentials of late (429, before any lookup). Each refused credential counts against the
+    address; a missing one does not (it costs no lookup). Runs in a thread."""
     address = request.client.host if request.client else "unknown"
     wait = state.failed_auth_limiter.peek(address)
     if wait > 0:
@@ -142,20 +147,28 @@ def _authenticate(request: Request, header: str | None) -> Principal:
             wait,
         )
     try:
-        return keys.authenticate(state.database, header, datetime.now(UTC), state.tokens)
+        principal = keys.authenticate(state.database, header, datetime.now(UTC), state.tokens)
     except UnauthenticatedError:
         if header:
             state.failed_auth_limiter.wait_for(address)
         raise
+    return principal, state.rate_limiter.wait_for(principal.subject)
 
 
-def _check(request: Request, principal: Principal, scopes: tuple[str, ...]) -> None:
+def _reuse(
+    request: Request, state: AppState, header: str, principal: Principal
+) -> tuple[Principal, float]:
+    """A reused authentication, unless another process revoked its key since (then the key
+    is looked up again, and refused), with its rate limit's wait. Runs in a thread: both
+    may ask Redis."""
+    if state.auth_cache.revoked_elsewhere(header, principal):
+        return _authenticate(request, state, header)
+    return principal, state.rate_limiter.wait_for(principal.subject)
+
+
+def _check(request: Request, principal: Principal, scopes: tuple[str, ...], wait: float) -> None:
     # For the request's log line and audit: which key or token, never which patient.
-    request.state.key_id = str(principal.key_id) if principal.key_id else None
-    request.state.organization_id = str(principal.organization_id)
-    request.state.jwt_issuer = principal.jwt_issuer
-    request.state.jwt_subject = principal.jwt_subject
-    wait = state_of(request).rate_limiter.wait_for(principal.subject)
+    request.scope["state"].update(principal.log_fields)
     if wait > 0:
         raise RateLimitedError(f"too many requests with this API key; retry in {wait:.1f} s", wait)
     if principal.scopes.isdisjoint(scopes):

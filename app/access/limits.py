@@ -1,17 +1,43 @@
 """Rate limits: requests per API key (or JWT subject), and requests with unknown or invalid
-credentials per client address."""
+credentials per client address; in each process by default, or shared by every process and
+host through Redis (REDIS_URL)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
+
+from limits import RateLimitItemPerMinute
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from app.platform.shared import SharedState
+
+
+class RateLimits(Protocol):
+    """`per_minute` requests a minute per key (0: no limit)."""
+
+    per_minute: int
+    # Whether a call leaves the process (a network round trip): then callers make it from a
+    # thread, not from the event loop.
+    remote: bool
+
+    def wait_for(self, key: str) -> float:
+        """0 if the key may go ahead now (and counts it), else the seconds to wait."""
+        ...
+
+    def peek(self, key: str) -> float:
+        """0 if the key has a request left (none is counted), else the seconds to wait."""
+        ...
 
 
 class RateLimiter:
     """A token bucket per key (an API key's subject, a client address): `per_minute` requests
     a minute, in bursts of up to the same number. Per process: N workers allow N times the
-    rate between them."""
+    rate between them (`SharedRateLimiter` does not)."""
 
+    remote = False
     # Past this many buckets the full ones (they would allow a whole burst anyway) are
     # dropped, and all of them if that is not enough: memory stays bounded, and a caller with
     # that many addresses is past what per-address limits can stop anyway.
@@ -23,11 +49,9 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def wait_for(self, key: str) -> float:
-        """0 if the key may go ahead now (and takes a token), else the seconds to wait."""
         return self._spend(key, take=True)
 
     def peek(self, key: str) -> float:
-        """0 if the key has a token left (none is taken), else the seconds to wait for one."""
         return self._spend(key, take=False)
 
     def _spend(self, key: str, *, take: bool) -> float:
@@ -56,3 +80,49 @@ class RateLimiter:
                 del self._buckets[key]
         if len(self._buckets) >= self.MAX_BUCKETS:
             self._buckets.clear()
+
+
+class SharedRateLimiter:
+    """`per_minute` requests in any minute per key, counted in Redis by every process and
+    host together (the `limits` package's moving window: exact, one Lua call a request).
+    `name` keeps the counts of one limit apart from another's. A Redis that does not answer
+    is a `SharedStateUnavailableError` (503)."""
+
+    remote = True
+
+    def __init__(self, per_minute: int, shared: SharedState, name: str) -> None:
+        self.per_minute = per_minute
+        self.name = name
+        self._shared = shared
+        self._item = RateLimitItemPerMinute(max(per_minute, 1))
+        storage = RedisStorage(
+            shared.url,
+            connection_pool=shared.pool,
+            key_prefix=f"{shared.prefix}limits",
+            wrap_exceptions=True,
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    def wait_for(self, key: str) -> float:
+        if self.per_minute <= 0:
+            return 0.0
+        return self._shared.call(lambda: self._wait(key, take=True))
+
+    def peek(self, key: str) -> float:
+        if self.per_minute <= 0:
+            return 0.0
+        return self._shared.call(lambda: self._wait(key, take=False))
+
+    def _wait(self, key: str, *, take: bool) -> float:
+        allowed = (self._limiter.hit if take else self._limiter.test)(self._item, self.name, key)
+        if allowed:
+            return 0.0
+        reset_at, _ = self._limiter.get_window_stats(self._item, self.name, key)
+        return max(reset_at - time.time(), 0.1)
+
+
+def rate_limits(per_minute: int, shared: SharedState | None, name: str) -> RateLimits:
+    """Shared through Redis when it is configured, else this process's own."""
+    if shared is None:
+        return RateLimiter(per_minute)
+    return SharedRateLimiter(per_minute, shared, name)

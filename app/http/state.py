@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.access.keys import AuthenticationCache
-from app.access.limits import RateLimiter
+from app.access.limits import RateLimits
 from app.access.tokens import TokenVerifier
 from app.alerts.egress import EgressPolicy
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database
 from app.platform.settings import Settings
+from app.platform.shared import SharedState
 from app.records.context import Records
 
 
@@ -24,10 +25,12 @@ class AppState:
     registry: InstrumentRegistry
     records: Records
     auth_cache: AuthenticationCache
-    rate_limiter: RateLimiter
-    failed_auth_limiter: RateLimiter
+    rate_limiter: RateLimits
+    failed_auth_limiter: RateLimits
     egress: EgressPolicy
     tokens: TokenVerifier | None = None
+    # Redis, when the processes share their rate limits and revoked keys (REDIS_URL).
+    shared: SharedState | None = None
     # The migration revisions this code needs the database at (readiness).
     migration_heads: frozenset[str] = frozenset()
 

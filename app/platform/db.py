@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.platform.settings import Settings
+
 
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine with the settings each backend needs to behave like the other.
@@ -63,6 +65,23 @@ class Database:
     @classmethod
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database of the settings, with their pool: `database_pool_size` connections
+        kept open, `database_max_overflow` more under load, `database_pool_timeout_seconds`
+        to wait for one (then a 503); PostgreSQL connections opened within
+        `database_connect_timeout_seconds`."""
+        if ":memory:" in settings.database_url:  # one connection per thread: no pool to size
+            return cls.from_url(settings.database_url)
+        options: dict[str, Any] = {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout_seconds,
+        }
+        if not settings.database_url.startswith("sqlite"):
+            options["connect_args"] = {"connect_timeout": settings.database_connect_timeout_seconds}
+        return cls(make_engine(settings.database_url, **options))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
