@@ -44,6 +44,7 @@ from app.http.state import AppState
 from app.instruments.registry import load_registry
 from app.platform.db import Database, migration_heads
 from app.platform.logs import configure_logging
+from app.platform.metrics import Metrics
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.shared import SharedState
 from app.platform.tables import LOCAL_ORGANIZATION_ID
@@ -102,6 +103,10 @@ def create_app(
         idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
         guidance=catalogue,
     )
+    metrics = None
+    if settings.metrics_port is not None:
+        metrics = Metrics()
+        metrics.watch(database)
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
     state = AppState(
         settings=settings,
@@ -117,6 +122,7 @@ def create_app(
         tokens=token_verifier(settings),
         migration_heads=migration_heads(MIGRATIONS),
         shared=shared,
+        metrics=metrics,
     )
 
     @asynccontextmanager
@@ -190,7 +196,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
             expose_headers=["X-Request-ID", "Content-Language"],
         )
-    app.add_middleware(RequestContext, auditor=database_auditor(database))
+    app.add_middleware(RequestContext, auditor=database_auditor(database), metrics=metrics)
     return app
 
 

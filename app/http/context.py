@@ -21,6 +21,7 @@ from app.http.docs import DOCS_CSP, DOCS_PATHS
 from app.http.problems import failure_response
 from app.platform.db import Database
 from app.platform.logs import describe_error, log_fields, request_id
+from app.platform.metrics import Metrics
 
 logger = logging.getLogger("bordin.requests")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -57,9 +58,12 @@ class RequestContext:
     further, so the server neither logs it again nor drops the connection.
     """
 
-    def __init__(self, app: ASGIApp, auditor: Auditor | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, auditor: Auditor | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.app = app
         self.auditor = auditor
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,6 +103,10 @@ class RequestContext:
                 await response(scope, receive, send_with_headers)
         finally:
             _log_request(scope, status, started, failure)
+            if self.metrics is not None:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                seconds = time.perf_counter() - started
+                self.metrics.observe_request(scope["method"], route, status, seconds)
             request_id.reset(token)
 
 

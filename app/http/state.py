@@ -13,6 +13,7 @@ from app.access.tokens import TokenVerifier
 from app.alerts.egress import EgressPolicy
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database
+from app.platform.metrics import Metrics
 from app.platform.settings import Settings
 from app.platform.shared import SharedState
 from app.records.context import Records
@@ -31,6 +32,8 @@ class AppState:
     tokens: TokenVerifier | None = None
     # Redis, when the processes share their rate limits and revoked keys (REDIS_URL).
     shared: SharedState | None = None
+    # Prometheus samples of this process (METRICS_PORT), written for `bordin serve`'s listener.
+    metrics: Metrics | None = None
     # The migration revisions this code needs the database at (readiness).
     migration_heads: frozenset[str] = frozenset()
 

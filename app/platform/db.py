@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,7 +62,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.session_factory = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -85,7 +87,7 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        with self.session_factory() as session:
             yield session
 
     def revisions(self) -> frozenset[str]:
@@ -96,6 +98,32 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# The PostgreSQL advisory lock that `upgrade` holds: any 64-bit number that nothing else of
+# this database takes (these are the ASCII codes of "bordin").
+MIGRATION_LOCK = 0x626F7264696E
+
+
+def upgrade(url: str, alembic_ini: Path) -> None:
+    """Migrate the database at `url` to the newest revision, safely when several replicas
+    start at once: on PostgreSQL under a transaction-level advisory lock (the others wait,
+    then find nothing left to do, since a migration commits with its version stamp); on
+    SQLite the transaction's write lock does the same."""
+    config = AlembicConfig(str(alembic_ini))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False  # the process logs as it is configured to
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+            config.attributes["connection"] = connection
+            alembic_command.upgrade(config, "head")
+    finally:
+        engine.dispose()
 
 
 def migration_heads(script_location: Path) -> frozenset[str]:

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         " beside the API, for every worker at once (unset: none).",
     )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the /metrics listener.")
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        description="Folder where each worker writes its metrics (prometheus-client's"
+        " multiprocess mode); `bordin serve` empties it, or makes one, when METRICS_PORT is"
+        " set.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Larger request bodies get 413."

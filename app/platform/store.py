@@ -490,6 +490,22 @@ def cancel_pending_events(session: Session, endpoint_id: UUID) -> None:
     )
 
 
+def outbox_figures(session: Session) -> tuple[int, int, datetime | None]:
+    """The webhook outbox: events pending, events failed (given up), and when the pending
+    event due soonest was due (by the index of due events)."""
+    counts = dict(
+        session.execute(
+            select(WebhookEvent.status, func.count())
+            .where(WebhookEvent.status.in_(("pending", "failed")))
+            .group_by(WebhookEvent.status)
+        ).all()
+    )
+    oldest = session.scalar(
+        select(func.min(WebhookEvent.next_attempt_at)).where(WebhookEvent.status == "pending")
+    )
+    return counts.get("pending", 0), counts.get("failed", 0), oldest
+
+
 def claim_webhook_event(
     session: Session, now: datetime, locked_until: datetime, lease_token: UUID
 ) -> WebhookEvent | None:
