@@ -40,14 +40,18 @@ def test_the_image_installs_the_locked_package_as_make_install_does() -> None:
     assert "PATH=/opt/bordin/bin:$PATH" in " ".join(instructions("ENV"))
 
 
-def test_the_image_runs_as_a_user_with_a_volume_and_settings_for_port_and_workers() -> None:
+def test_the_image_serves_as_a_user_with_a_volume_and_never_migrates_at_start() -> None:
+    """Replicas starting together would race to migrate: `bordin migrate` is a job of its
+    own (compose.yaml), and the image only serves, with the settings' HOST, PORT and WORKERS
+    (`bordin serve` reads them: tests/platform/test_processes.py)."""
     assert instructions("USER") == ["bordin"]
     assert instructions("VOLUME") == ["/srv/bordin/data"]
     (command,) = instructions("CMD")
-    assert '--port \\"$PORT\\"' in command
-    assert '--workers \\"$WORKERS\\"' in command
-    assert "--proxy-headers" in command
+    assert json.loads(command) == ["bordin", "serve"]
+    assert "alembic" not in command
+    assert "migrate" not in command
     environment = " ".join(instructions("ENV"))
+    assert "HOST=0.0.0.0" in environment
     assert "PORT=8000" in environment
     assert "WORKERS=1" in environment
     assert Settings.model_fields["port"].default == 8000
