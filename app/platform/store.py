@@ -491,19 +491,13 @@ def cancel_pending_events(session: Session, endpoint_id: UUID) -> None:
 
 
 def outbox_figures(session: Session) -> tuple[int, int, datetime | None]:
-    """The webhook outbox: events pending, events failed (given up), and when the pending
-    event due soonest was due (by the index of due events)."""
+    """Webhook events pending and failed, and when the pending one due soonest was due."""
+    by_status = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
     counts = dict(
-        session.execute(
-            select(WebhookEvent.status, func.count())
-            .where(WebhookEvent.status.in_(("pending", "failed")))
-            .group_by(WebhookEvent.status)
-        ).all()
+        session.execute(by_status.where(WebhookEvent.status.in_(("pending", "failed")))).all()
     )
-    oldest = session.scalar(
-        select(func.min(WebhookEvent.next_attempt_at)).where(WebhookEvent.status == "pending")
-    )
-    return counts.get("pending", 0), counts.get("failed", 0), oldest
+    due = select(func.min(WebhookEvent.next_attempt_at)).where(WebhookEvent.status == "pending")
+    return counts.get("pending", 0), counts.get("failed", 0), session.scalar(due)
 
 
 def claim_webhook_event(
