@@ -23,10 +23,10 @@ RUN pip install uv==0.13.8
 WORKDIR /srv/bordin
 # Dependencies first, exactly as locked: this layer is rebuilt only when the lock changes.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --locked --no-install-project
+RUN uv sync --locked --no-install-project --extra otel
 # Then the package itself (its `bordin` command), from the sources this image runs.
 COPY app ./app
-RUN uv sync --locked
+RUN uv sync --locked --extra otel
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

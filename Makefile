@@ -18,7 +18,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync --quiet --locked --extra dev --active
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync --quiet --locked --extra dev --extra otel --active
 	rm -f $(VENV)/.installed-*
 	touch $@
 

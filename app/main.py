@@ -41,6 +41,7 @@ from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
 from app.http.problems import declare_failures, install_problem_handlers
 from app.http.state import AppState
+from app.http.tracing import instrument, traces_endpoint
 from app.instruments.registry import load_registry
 from app.platform.db import Database, migration_heads
 from app.platform.logs import configure_logging
@@ -143,6 +144,8 @@ def create_app(
         try:
             yield
         finally:
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # sends the spans still batched
             if dispatcher is not None:
                 # A delivery under way finishes (or times out); its lease covers the rest.
                 dispatcher.stop(timeout=settings.webhook_timeout_seconds + 5)
@@ -197,6 +200,8 @@ def create_app(
             expose_headers=["X-Request-ID", "Content-Language"],
         )
     app.add_middleware(RequestContext, auditor=database_auditor(database), metrics=metrics)
+    endpoint = traces_endpoint(settings)
+    tracer_provider = instrument(app, endpoint) if endpoint else None
     return app
 
 

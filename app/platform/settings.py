@@ -160,6 +160,15 @@ class Settings(BaseSettings):
         " endpoints stay refused.",
     )
 
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry: trace requests to this OTLP/HTTP endpoint (its /v1/traces;"
+        " the other OTEL_* variables as the SDK reads them). Needs the `otel` extra.",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, description="OpenTelemetry: the traces endpoint itself, if another."
+    )
+
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS of an authorisation server whose JWTs are accepted."
     )

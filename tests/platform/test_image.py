@@ -33,9 +33,13 @@ def test_the_image_installs_the_locked_package_as_make_install_does() -> None:
     uv = re.search(r"^UV_VERSION := (\S+)$", MAKEFILE, re.MULTILINE)
     assert uv is not None
     assert f"pip install uv=={uv.group(1)}" in instructions("RUN")
-    assert "uv sync --quiet --locked --extra dev" in MAKEFILE
+    assert "uv sync --quiet --locked --extra dev --extra otel" in MAKEFILE
     syncs = [run for run in instructions("RUN") if run.startswith("uv sync")]
-    assert syncs == ["uv sync --locked --no-install-project", "uv sync --locked"]
+    # The image has OpenTelemetry (the `otel` extra), used only when an endpoint is set.
+    assert syncs == [
+        "uv sync --locked --no-install-project --extra otel",
+        "uv sync --locked --extra otel",
+    ]
     assert "pyproject.toml uv.lock" in instructions("COPY")[0]
     assert "PATH=/opt/bordin/bin:$PATH" in " ".join(instructions("ENV"))
 
