@@ -151,6 +151,7 @@ def create_app(
                 dispatcher.stop(timeout=settings.webhook_timeout_seconds + 5)
             database.dispose()
             if shared is not None:
+                await shared.close_loop()
                 shared.close()
 
     app = FastAPI(

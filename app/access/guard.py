@@ -58,17 +58,18 @@ class CallerGuard:
         state = state_of(request)
         header = request.headers.get("authorization")
         recent = state.auth_cache.get(header) if self.reuse_recent and header else None
-        principal: Principal
-        if recent is None:
-            principal, wait = await run_in_threadpool(_authenticate, request, state, header)
-            if self.reuse_recent:
-                state.auth_cache.put(header or "", principal)
-        elif state.rate_limiter.remote or state.auth_cache.shared is not None:
-            assert header is not None
-            principal, wait = await run_in_threadpool(_reuse, request, state, header, recent)
-        else:  # the fast path: nothing leaves the process
-            principal, wait = recent, state.rate_limiter.wait_for(recent.subject)
-        _check(request, principal, self.scopes, wait)
+        if (
+            recent is not None
+            and header
+            and await state.auth_cache.revoked_elsewhere(header, recent)
+        ):
+            recent = None  # revoked by another process: looked up again, and refused
+        principal = recent or await _authenticate(request, state, header)
+        if self.reuse_recent and recent is None:
+            state.auth_cache.put(header or "", principal)
+        _check(
+            request, principal, self.scopes, await state.rate_limiter.wait_for(principal.subject)
+        )
         return principal
 
     def __repr__(self) -> str:
@@ -134,12 +135,12 @@ def document_access(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _authenticate(request: Request, state: AppState, header: str | None) -> tuple[Principal, float]:
-    """The caller and its rate limit's wait, unless its address sent too many refused
-    credentials of late (429, before any lookup). Each refused credential counts against the
-    address; a missing one does not (it costs no lookup). Runs in a thread."""
+async def _authenticate(request: Request, state: AppState, header: str | None) -> Principal:
+    """The caller, unless its address sent too many refused credentials of late (429, before
+    any lookup). Each refused credential counts against the address; a missing one does not
+    (it costs no lookup). The lookup runs in a thread."""
     address = request.client.host if request.client else "unknown"
-    wait = state.failed_auth_limiter.peek(address)
+    wait = await state.failed_auth_limiter.peek(address)
     if wait > 0:
         raise RateLimitedError(
             "too many requests with unknown or invalid credentials from this address;"
@@ -147,23 +148,13 @@ def _authenticate(request: Request, state: AppState, header: str | None) -> tupl
             wait,
         )
     try:
-        principal = keys.authenticate(state.database, header, datetime.now(UTC), state.tokens)
+        return await run_in_threadpool(
+            keys.authenticate, state.database, header, datetime.now(UTC), state.tokens
+        )
     except UnauthenticatedError:
         if header:
-            state.failed_auth_limiter.wait_for(address)
+            await state.failed_auth_limiter.wait_for(address)
         raise
-    return principal, state.rate_limiter.wait_for(principal.subject)
-
-
-def _reuse(
-    request: Request, state: AppState, header: str, principal: Principal
-) -> tuple[Principal, float]:
-    """A reused authentication, unless another process revoked its key since (then the key
-    is looked up again, and refused), with its rate limit's wait. Runs in a thread: both
-    may ask Redis."""
-    if state.auth_cache.revoked_elsewhere(header, principal):
-        return _authenticate(request, state, header)
-    return principal, state.rate_limiter.wait_for(principal.subject)
 
 
 def _check(request: Request, principal: Principal, scopes: tuple[str, ...], wait: float) -> None:

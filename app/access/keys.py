@@ -275,14 +275,14 @@ class AuthenticationCache:
                 self._entries.clear()
             self._entries[authorization] = (time.monotonic(), principal)
 
-    def revoked_elsewhere(self, authorization: str, principal: Principal) -> bool:
+    async def revoked_elsewhere(self, authorization: str, principal: Principal) -> bool:
         """Whether another process revoked the key of a reused authentication (then it is
-        dropped here too). A network round trip when shared: call it from a thread."""
+        dropped here too): a Redis round trip when shared, on the event loop."""
         if self.shared is None or principal.key_id is None:
             return False
         shared = self.shared
         mark = self._mark(principal.key_id)
-        if not shared.call(lambda: shared.client.exists(mark)):
+        if not await shared.call_async(lambda: shared.loop_client().exists(mark)):
             return False
         with self._lock:
             self._entries.pop(authorization, None)

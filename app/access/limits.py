@@ -4,30 +4,29 @@ host through Redis (REDIS_URL)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Protocol
+from weakref import WeakKeyDictionary
 
 from limits import RateLimitItemPerMinute
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from app.platform.shared import SharedState
 
 
 class RateLimits(Protocol):
-    """`per_minute` requests a minute per key (0: no limit)."""
+    """`per_minute` requests a minute per key (0: no limit). Called on the event loop."""
 
     per_minute: int
-    # Whether a call leaves the process (a network round trip): then callers make it from a
-    # thread, not from the event loop.
-    remote: bool
 
-    def wait_for(self, key: str) -> float:
+    async def wait_for(self, key: str) -> float:
         """0 if the key may go ahead now (and counts it), else the seconds to wait."""
         ...
 
-    def peek(self, key: str) -> float:
+    async def peek(self, key: str) -> float:
         """0 if the key has a request left (none is counted), else the seconds to wait."""
         ...
 
@@ -37,7 +36,6 @@ class RateLimiter:
     a minute, in bursts of up to the same number. Per process: N workers allow N times the
     rate between them (`SharedRateLimiter` does not)."""
 
-    remote = False
     # Past this many buckets the full ones (they would allow a whole burst anyway) are
     # dropped, and all of them if that is not enough: memory stays bounded, and a caller with
     # that many addresses is past what per-address limits can stop anyway.
@@ -48,10 +46,10 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def wait_for(self, key: str) -> float:
+    async def wait_for(self, key: str) -> float:
         return self._spend(key, take=True)
 
-    def peek(self, key: str) -> float:
+    async def peek(self, key: str) -> float:
         return self._spend(key, take=False)
 
     def _spend(self, key: str, *, take: bool) -> float:
@@ -84,41 +82,52 @@ class RateLimiter:
 
 class SharedRateLimiter:
     """`per_minute` requests in any minute per key, counted in Redis by every process and
-    host together (the `limits` package's moving window: exact, one Lua call a request).
-    `name` keeps the counts of one limit apart from another's. A Redis that does not answer
-    is a `SharedStateUnavailableError` (503)."""
-
-    remote = True
+    host together (the `limits` package's moving window: exact, one Lua call a request, on
+    the event loop). `name` keeps the counts of one limit apart from another's. A Redis that
+    does not answer is a `SharedStateUnavailableError` (503)."""
 
     def __init__(self, per_minute: int, shared: SharedState, name: str) -> None:
         self.per_minute = per_minute
         self.name = name
         self._shared = shared
         self._item = RateLimitItemPerMinute(max(per_minute, 1))
-        storage = RedisStorage(
-            shared.url,
-            connection_pool=shared.pool,
-            key_prefix=f"{shared.prefix}limits",
-            wrap_exceptions=True,
-        )
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, MovingWindowRateLimiter]
+        self._limiters = WeakKeyDictionary()
 
-    def wait_for(self, key: str) -> float:
+    async def wait_for(self, key: str) -> float:
         if self.per_minute <= 0:
             return 0.0
-        return self._shared.call(lambda: self._wait(key, take=True))
+        return await self._shared.call_async(lambda: self._wait(key, take=True))
 
-    def peek(self, key: str) -> float:
+    async def peek(self, key: str) -> float:
         if self.per_minute <= 0:
             return 0.0
-        return self._shared.call(lambda: self._wait(key, take=False))
+        return await self._shared.call_async(lambda: self._wait(key, take=False))
 
-    def _wait(self, key: str, *, take: bool) -> float:
-        allowed = (self._limiter.hit if take else self._limiter.test)(self._item, self.name, key)
-        if allowed:
+    async def _wait(self, key: str, *, take: bool) -> float:
+        limiter = self._limiter()
+        count = limiter.hit if take else limiter.test
+        if await count(self._item, self.name, key):
             return 0.0
-        reset_at, _ = self._limiter.get_window_stats(self._item, self.name, key)
+        reset_at, _ = await limiter.get_window_stats(self._item, self.name, key)
         return max(reset_at - time.time(), 0.1)
+
+    def _limiter(self) -> MovingWindowRateLimiter:
+        """The limiter of the running event loop (its connections belong to it)."""
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            storage = RedisStorage(
+                f"async+{self._shared.url}",
+                implementation="redispy",
+                key_prefix=f"{self._shared.prefix}limits",
+                wrap_exceptions=True,
+                # The options are typed as scalars, but the bridge takes a pool among them.
+                connection_pool=self._shared.loop_pool(),  # type: ignore[arg-type]
+            )
+            limiter = MovingWindowRateLimiter(storage)
+            self._limiters[loop] = limiter
+        return limiter
 
 
 def rate_limits(per_minute: int, shared: SharedState | None, name: str) -> RateLimits:
