@@ -12,7 +12,7 @@ from weakref import WeakKeyDictionary
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from app.platform.shared import SharedState
 
@@ -80,18 +80,26 @@ class RateLimiter:
             self._buckets.clear()
 
 
+Limiter = SlidingWindowCounterRateLimiter
+
+
 class SharedRateLimiter:
-    """`per_minute` requests in any minute per key, counted in Redis by every process and
-    host together (the `limits` package's moving window: exact, one Lua call a request, on
-    the event loop). `name` keeps the counts of one limit apart from another's. A Redis that
-    does not answer is a `SharedStateUnavailableError` (503)."""
+    """`per_minute` requests a minute per key, counted in Redis by every process and host
+    together, on the event loop: the `limits` package's sliding window counter, one Lua call
+    of constant cost a request (a key's first minute counts exactly; after it, the previous
+    minute's count weighs by how much of it is still within the last 60 seconds). Its moving
+    window would be exact at every instant, but walks a list as long as the limit on every
+    request. `name` keeps the counts of one limit apart from another's. A Redis that does
+    not answer is a `SharedStateUnavailableError` (503)."""
 
     def __init__(self, per_minute: int, shared: SharedState, name: str) -> None:
         self.per_minute = per_minute
         self.name = name
         self._shared = shared
         self._item = RateLimitItemPerMinute(max(per_minute, 1))
-        self._limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, MovingWindowRateLimiter]
+        self._limiters: WeakKeyDictionary[
+            asyncio.AbstractEventLoop, SlidingWindowCounterRateLimiter
+        ]
         self._limiters = WeakKeyDictionary()
 
     async def wait_for(self, key: str) -> float:
@@ -112,7 +120,7 @@ class SharedRateLimiter:
         reset_at, _ = await limiter.get_window_stats(self._item, self.name, key)
         return max(reset_at - time.time(), 0.1)
 
-    def _limiter(self) -> MovingWindowRateLimiter:
+    def _limiter(self) -> Limiter:
         """The limiter of the running event loop (its connections belong to it)."""
         loop = asyncio.get_running_loop()
         limiter = self._limiters.get(loop)
@@ -125,7 +133,7 @@ class SharedRateLimiter:
                 # The options are typed as scalars, but the bridge takes a pool among them.
                 connection_pool=self._shared.loop_pool(),  # type: ignore[arg-type]
             )
-            limiter = MovingWindowRateLimiter(storage)
+            limiter = Limiter(storage)
             self._limiters[loop] = limiter
         return limiter
 
