@@ -14,13 +14,15 @@ Routes with patient data look the key up on every request (a revoked key is refu
 once). Stateless scoring, which touches no patient data, declares
 `caller("scores", reuse_recent=True)`: an authentication is reused for
 `AUTH_CACHE_SECONDS`, so that most of its requests pay for no database round trip and no
-thread (the fast path is this option of the one mechanism, not a second one).
+thread (the fast path is this option of the one mechanism, not a second one). With Redis
+(REDIS_URL), a reused authentication is checked against the keys other processes revoked.
 
 Two rate limits: per client address before authentication, counting the requests whose
 credentials were refused (so that guessing keys, or flooding the key lookup with unknown
 ones, is cut off before any lookup), and per caller after it. The client address is the
-ASGI server's (behind a proxy, let the server put the real client there, e.g. uvicorn's
-`--forwarded-allow-ips`); no header of the request is trusted for it.
+ASGI server's (behind a proxy, let the server put the real client there: FORWARDED_ALLOW_IPS
+of `bordin serve`); no header of the request is trusted for it. Both are counted in each
+process, or in Redis by all of them together (`app/access/limits.py`).
 """
 
 from __future__ import annotations
