@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -45,9 +46,7 @@ from app.http.tracing import instrument, traces_endpoint
 from app.instruments.registry import load_registry
 from app.platform.db import Database, migration_heads
 from app.platform.logs import configure_logging
-from app.platform.metrics import Metrics
 from app.platform.settings import PROJECT_ROOT, Settings
-from app.platform.shared import SharedState
 from app.platform.tables import LOCAL_ORGANIZATION_ID
 from app.records import schemas as records_schemas
 from app.records.context import Records
@@ -55,6 +54,10 @@ from app.records.routes import router as episode_router
 from app.scoring import schemas as scoring_schemas
 from app.scoring.routes import BODY_MODELS
 from app.scoring.routes import router as scoring_router
+
+if TYPE_CHECKING:  # imported only where they are configured (REDIS_URL, METRICS_PORT)
+    from app.platform.metrics import Metrics
+    from app.platform.shared import SharedState
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 # The licence the OpenAPI document declares (SPDX).
@@ -90,11 +93,7 @@ def create_app(
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
     database = database or Database.from_settings(settings)
-    shared = (
-        SharedState(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds)
-        if settings.redis_url
-        else None
-    )
+    shared = shared_state(settings)
     # Every record belongs to the local organisation until API keys name one.
     records = Records(
         database,
@@ -104,10 +103,7 @@ def create_app(
         idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
         guidance=catalogue,
     )
-    metrics = None
-    if settings.metrics_port is not None:
-        metrics = Metrics()
-        metrics.watch(database)
+    metrics = process_metrics(settings, database)
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
     state = AppState(
         settings=settings,
@@ -204,6 +200,27 @@ def create_app(
     endpoint = traces_endpoint(settings)
     tracer_provider = instrument(app, endpoint) if endpoint else None
     return app
+
+
+def shared_state(settings: Settings) -> SharedState | None:
+    """Redis, when REDIS_URL names one (its client is imported only then)."""
+    if not settings.redis_url:
+        return None
+    from app.platform.shared import SharedState
+
+    return SharedState(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds)
+
+
+def process_metrics(settings: Settings, database: Database) -> Metrics | None:
+    """This process's Prometheus samples, when METRICS_PORT is set (`bordin serve` serves
+    them); prometheus-client is imported only then."""
+    if settings.metrics_port is None:
+        return None
+    from app.platform.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.watch(database)
+    return metrics
 
 
 def token_verifier(settings: Settings) -> TokenVerifier | None:

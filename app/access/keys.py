@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.platform import store
 from app.platform.db import Database
@@ -31,11 +31,13 @@ from app.platform.errors import (
     SharedStateUnavailableError,
     UnauthenticatedError,
 )
-from app.platform.shared import SharedState
 from app.platform.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
 
 SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
 _KEY = re.compile(r"^bordin_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+if TYPE_CHECKING:  # Redis's client is imported only where REDIS_URL is set
+    from app.platform.shared import SharedState
+
 logger = logging.getLogger("bordin.keys")
 # last_used_at is written at most this often per key, not on every request.
 _TOUCH_EVERY = timedelta(seconds=60)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from weakref import WeakKeyDictionary
 
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+if TYPE_CHECKING:  # `limits` and Redis's client are imported only where REDIS_URL is set
+    from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from app.platform.shared import SharedState
+    from app.platform.shared import SharedState
 
 
 class RateLimits(Protocol):
@@ -80,9 +79,6 @@ class RateLimiter:
             self._buckets.clear()
 
 
-Limiter = SlidingWindowCounterRateLimiter
-
-
 class SharedRateLimiter:
     """`per_minute` requests a minute per key, counted in Redis by every process and host
     together, on the event loop: the `limits` package's sliding window counter, one Lua call
@@ -96,6 +92,8 @@ class SharedRateLimiter:
         self.per_minute = per_minute
         self.name = name
         self._shared = shared
+        from limits import RateLimitItemPerMinute
+
         self._item = RateLimitItemPerMinute(max(per_minute, 1))
         self._limiters: WeakKeyDictionary[
             asyncio.AbstractEventLoop, SlidingWindowCounterRateLimiter
@@ -120,11 +118,14 @@ class SharedRateLimiter:
         reset_at, _ = await limiter.get_window_stats(self._item, self.name, key)
         return max(reset_at - time.time(), 0.1)
 
-    def _limiter(self) -> Limiter:
+    def _limiter(self) -> SlidingWindowCounterRateLimiter:
         """The limiter of the running event loop (its connections belong to it)."""
         loop = asyncio.get_running_loop()
         limiter = self._limiters.get(loop)
         if limiter is None:
+            from limits.aio.storage import RedisStorage
+            from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
             storage = RedisStorage(
                 f"async+{self._shared.url}",
                 implementation="redispy",
@@ -133,7 +134,7 @@ class SharedRateLimiter:
                 # The options are typed as scalars, but the bridge takes a pool among them.
                 connection_pool=self._shared.loop_pool(),  # type: ignore[arg-type]
             )
-            limiter = Limiter(storage)
+            limiter = SlidingWindowCounterRateLimiter(storage)
             self._limiters[loop] = limiter
         return limiter
 

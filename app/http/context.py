@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,9 @@ from app.http.docs import DOCS_CSP, DOCS_PATHS
 from app.http.problems import failure_response
 from app.platform.db import Database
 from app.platform.logs import describe_error, log_fields, request_id
-from app.platform.metrics import Metrics
+
+if TYPE_CHECKING:  # prometheus-client is imported only where METRICS_PORT is set
+    from app.platform.metrics import Metrics
 
 logger = logging.getLogger("bordin.requests")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -13,10 +13,12 @@ from app.access.tokens import TokenVerifier
 from app.alerts.egress import EgressPolicy
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database
-from app.platform.metrics import Metrics
 from app.platform.settings import Settings
-from app.platform.shared import SharedState
 from app.records.context import Records
+
+if TYPE_CHECKING:  # imported only where they are configured (REDIS_URL, METRICS_PORT)
+    from app.platform.metrics import Metrics
+    from app.platform.shared import SharedState
 
 
 @dataclass(frozen=True)
