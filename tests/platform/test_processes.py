@@ -31,7 +31,7 @@ BORDIN = Path(sys.executable).parent / "bordin"
 SCORE = {"instrument": "srs", "responses": {"1": 9.1, "2": 8.7, "3": 9.3, "4": 7.9}}
 LIMIT = 10  # requests a minute per key, for every process together
 # A worker builds the whole app before it answers; on a busy machine that takes a while.
-START_SECONDS = 180
+START_SECONDS = 300
 
 
 @dataclass(frozen=True)
