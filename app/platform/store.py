@@ -32,6 +32,7 @@ from app.platform.tables import (
     Episode,
     IdempotencyRecord,
     InstrumentDefinitionRecord,
+    InstrumentStatistic,
     Organization,
     RuptureFlagRecord,
     UTCDateTime,
@@ -180,19 +181,6 @@ def current_administrations(
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
-def current_results(
-    session: Session, organization_id: UUID, instrument_id: str
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(responses, result) of every administration of an instrument in the organisation that
-    is not withdrawn, for the organisation's own statistics."""
-    statement = (
-        _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
-        .where(AdministrationRevision.status != "withdrawn")
-        .with_only_columns(AdministrationRevision.responses, AdministrationRevision.result)
-    )
-    return [(row[0], row[1]) for row in session.execute(statement)]
-
-
 def _with_latest_revision(
     organization_id: UUID, condition: ColumnElement[bool]
 ) -> Select[Administration, AdministrationRevision]:
@@ -248,10 +236,10 @@ def episode_flags(
 
 def series_results(
     session: Session, organization_id: UUID, instrument_id: str
-) -> list[tuple[UUID, str, int, dict[str, Any]]]:
-    """(episode, rater, session, result) of every administration of an instrument in the
-    organisation that is not withdrawn, in series order: for the within-client spread of
-    each scale (successive sessions of one series)."""
+) -> list[tuple[UUID, str, int, dict[str, Any], dict[str, Any]]]:
+    """(episode, rater, session, responses, result) of every administration of an instrument in
+    the organisation that is not withdrawn, in series order (episode, rater, session): what
+    its maintained statistics are seeded from."""
     statement = (
         _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
         .where(AdministrationRevision.status != "withdrawn")
@@ -259,11 +247,34 @@ def series_results(
             Administration.episode_id,
             Administration.rater,
             Administration.session,
+            AdministrationRevision.responses,
             AdministrationRevision.result,
         )
         .order_by(Administration.episode_id, Administration.rater, Administration.session)
     )
-    return [(row[0], row[1], row[2], row[3]) for row in session.execute(statement)]
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in session.execute(statement)]
+
+
+def statistic_rows(
+    session: Session, organization_id: UUID, instrument_id: str, shard: int | None = None
+) -> list[InstrumentStatistic]:
+    """The shards of an instrument's maintained sums; one shard, row-locked, if `shard`."""
+    statement = select(InstrumentStatistic).where(
+        InstrumentStatistic.organization_id == organization_id,
+        InstrumentStatistic.instrument_id == instrument_id,
+    )
+    if shard is not None:
+        statement = statement.where(InstrumentStatistic.shard == shard).with_for_update()
+    return list(session.scalars(statement))
+
+
+def delete_statistics(session: Session, organization_id: UUID, instrument_id: str) -> None:
+    session.execute(
+        delete(InstrumentStatistic).where(
+            InstrumentStatistic.organization_id == organization_id,
+            InstrumentStatistic.instrument_id == instrument_id,
+        )
+    )
 
 
 # -- Alerts ----------------------------------------------------------------------------------

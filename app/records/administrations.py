@@ -36,6 +36,7 @@ from app.platform.plain import plain_json
 from app.platform.tables import Administration, AdministrationRevision, IdempotencyRecord
 from app.records.context import Json, Records, audit_write, existing_episode
 from app.records.evaluation import reevaluate
+from app.records.statistics import Change
 from app.records.views import administration_view
 
 
@@ -92,7 +93,8 @@ def record_administration(
                 loaded.definition_hash, new.administered_at, new.responses, result, now,
             )  # fmt: skip
             session.add(revision)
-            changed = reevaluate(session, records, episode.id, now)
+            change = Change(loaded.id, new.rater, new.session, None, revision)
+            changed = reevaluate(session, records, episode.id, now, change)
             raised = [f for f in changed.flags if f["administration_id"] == str(administration.id)]
             body = plain_json(
                 {
@@ -163,7 +165,8 @@ def correct_administration(
             result, now,
         )  # fmt: skip
         session.add(revision)
-        changed = reevaluate(session, records, episode_id, now)
+        change = _change(administration, current, revision)
+        changed = reevaluate(session, records, episode_id, now, change)
         body = plain_json(
             {
                 **administration_view(administration, [*history, revision]),
@@ -196,7 +199,8 @@ def withdraw_administration(
             current.responses, current.result, now,
         )  # fmt: skip
         session.add(revision)
-        changed = reevaluate(session, records, episode_id, now)
+        change = _change(administration, current, revision)
+        changed = reevaluate(session, records, episode_id, now, change)
         body = plain_json(
             {
                 **administration_view(administration, [*history, revision]),
@@ -243,6 +247,16 @@ def _administration(
     if administration is None:
         raise AdministrationNotFoundError(f"no administration {administration_id} in this episode")
     return administration, store.revisions(session, administration.id)
+
+
+def _change(
+    administration: Administration,
+    before: AdministrationRevision,
+    after: AdministrationRevision,
+) -> Change:
+    return Change(
+        administration.instrument_id, administration.rater, administration.session, before, after
+    )
 
 
 def _revision(

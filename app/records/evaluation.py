@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,7 @@ from app.core.alert_policy import (
 )
 from app.core.flag_events import flag_changes
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures, organisation_statistics
-from app.core.statistics import scale_summaries
+from app.core.statistics import Sums, successive_from_sums, summaries_from_sums
 from app.instruments.definition import (
     Dimension,
     InstrumentDefinition,
@@ -37,10 +36,17 @@ from app.instruments.definition import (
     VDropRule,
 )
 from app.platform import store
-from app.platform.errors import InvalidResponsesError, UnknownInstrumentError
+from app.platform.errors import UnknownInstrumentError
 from app.platform.plain import plain_json
-from app.platform.tables import AlertRecord, Episode, RuptureFlagRecord
+from app.platform.tables import (
+    Administration,
+    AdministrationRevision,
+    AlertRecord,
+    Episode,
+    RuptureFlagRecord,
+)
 from app.records.context import Json, Records, existing_episode
+from app.records.statistics import Change, apply_change, organisation_sums
 
 
 def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rater: str) -> Json:
@@ -92,8 +98,8 @@ def instrument_statistics(records: Records, instrument_id: str) -> Json:
     """The organisation's own count, mean, SD and Cronbach's alpha of each scale."""
     loaded = records.registry.get(instrument_id)
     with records.database.session() as session:
-        summaries = _organisation_summaries(session, records, loaded.definition)
-    return {"instrument": instrument_id, "scales": summaries}
+        sums = organisation_sums(session, records, instrument_id)
+    return {"instrument": instrument_id, "scales": summaries_from_sums(loaded.definition, sums)}
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,20 @@ class EpisodeEvaluation:
     times: dict[int, datetime] = field(default_factory=dict)
     ended: bool = False
     setting: str | None = None
+    # The organisation's sums of each instrument read so far (one query each).
+    sums: dict[str, Sums] = field(default_factory=dict)
+
+
+Rows = list[tuple[Administration, AdministrationRevision]]
 
 
 def evaluate_episode(
-    session: Session, records: Records, episode_id: uuid.UUID
+    session: Session, records: Records, episode_id: uuid.UUID, rows: Rows | None = None
 ) -> EpisodeEvaluation:
-    """Evaluate every series of the episode (current, non-withdrawn administrations)."""
-    rows = store.current_administrations(session, records.organization_id, episode_id)
+    """Evaluate every series of the episode (current, non-withdrawn administrations; `rows`
+    when the caller has just read them)."""
+    if rows is None:
+        rows = store.current_administrations(session, records.organization_id, episode_id)
     series: dict[tuple[str, str], list[SeriesPoint]] = {}
     by_instrument: dict[str, list[SeriesPoint]] = {}
     times: dict[int, datetime] = {}
@@ -137,6 +150,7 @@ def evaluate_episode(
     scores: dict[SeriesKey, list[ScoredSession]] = {}
     scale_dimensions: dict[tuple[str, str], str | None] = {}
     statistics: dict[str, dict[str, ScaleStatistics]] = {}
+    sums: dict[str, Sums] = {}
     episode = store.get_episode(session, records.organization_id, episode_id)
     setting = episode.setting if episode is not None else None
     ended = episode is not None and episode.ended_on is not None
@@ -146,7 +160,7 @@ def evaluate_episode(
         except UnknownInstrumentError:
             continue  # an instrument no longer loaded: its rules cannot be read
         if instrument_id not in statistics:
-            statistics[instrument_id] = _organisation_statistics(session, records, definition)
+            statistics[instrument_id] = _organisation_statistics(session, records, definition, sums)
         counterparts = {
             rule.counterpart: by_instrument.get(rule.counterpart, [])
             for rule in definition.ruptures
@@ -185,8 +199,9 @@ def evaluate_episode(
         not_evaluated.extend({**labels, **entry} for entry in evaluation["not_evaluated"])
     flags.sort(key=lambda flag: (flag["session"], flag["instrument"], flag["rater"]))
     return EpisodeEvaluation(
-        flags, not_evaluated, scores, scale_dimensions, times, ended=ended, setting=setting
-    )
+        flags, not_evaluated, scores, scale_dimensions, times, ended=ended, setting=setting,
+        sums=sums,
+    )  # fmt: skip
 
 
 def _dimension(dimension: Dimension | None) -> str | None:
@@ -206,7 +221,7 @@ def episode_alerts_now(
         organisation.alert_profile if organisation is not None else DEFAULT_PROFILE,
         PROFILES[DEFAULT_PROFILE],
     )
-    spreads = _within_spreads(session, records, set(evaluation.scores))
+    spreads = _within_spreads(session, records, set(evaluation.scores), evaluation.sums)
     changes = change_findings({key: evaluation.scores[key] for key in spreads}, spreads, profile)
     if records.guidance is not None:
         for change in changes:
@@ -234,14 +249,22 @@ class Reevaluation:
 
 
 def reevaluate(
-    session: Session, records: Records, episode_id: uuid.UUID, now: datetime
+    session: Session,
+    records: Records,
+    episode_id: uuid.UUID,
+    now: datetime,
+    change: Change | None = None,
 ) -> Reevaluation:
-    """Evaluate the episode again and store its flags and alerts. The events this write calls
-    for go to the webhook outbox in this same transaction (`app.alerts`): at most one
-    `alert.*` event per alert, and `rupture.*` events for endpoints that asked for them."""
+    """Add the write's `change` to the organisation's statistics, evaluate the episode again
+    and store its flags and alerts. The events this write calls for go to the webhook outbox
+    in this same transaction (`app.alerts`): at most one `alert.*` event per alert, and
+    `rupture.*` events for endpoints that asked for them."""
     session.flush()
+    rows = store.current_administrations(session, records.organization_id, episode_id)
+    if change is not None:
+        apply_change(session, records, episode_id, change, rows, now)
     before = [row.flag for row in store.episode_flags(session, records.organization_id, episode_id)]
-    evaluation = evaluate_episode(session, records, episode_id)
+    evaluation = evaluate_episode(session, records, episode_id, rows)
     store.replace_flags(
         session,
         records.organization_id,
@@ -278,7 +301,7 @@ _ORGANISATION_RULES = (ReliableDropRule, VDropRule, SuddenLossRule)
 
 
 def _organisation_statistics(
-    session: Session, records: Records, definition: InstrumentDefinition
+    session: Session, records: Records, definition: InstrumentDefinition, sums: dict[str, Sums]
 ) -> dict[str, ScaleStatistics]:
     """Spread of each scale in the organisation's data, for rules without declared norms."""
     normed = {norm.scale for norm in definition.norms}
@@ -288,14 +311,15 @@ def _organisation_statistics(
     )
     if not needed:
         return {}
-    now = records.now()
-    cache_key = (records.organization_id, definition.id)
-    cached = records.statistics_cache.get(cache_key)
-    if cached is not None and now - cached[0] < records.statistics_max_age:
-        return cached[1]
-    fresh = organisation_statistics(_organisation_summaries(session, records, definition))
-    records.statistics_cache[cache_key] = (now, fresh)
-    return fresh
+    summaries = summaries_from_sums(definition, _sums(session, records, definition.id, sums))
+    return organisation_statistics(summaries)
+
+
+def _sums(session: Session, records: Records, instrument_id: str, read: dict[str, Sums]) -> Sums:
+    """The organisation's sums of an instrument, read once per evaluation."""
+    if instrument_id not in read:
+        read[instrument_id] = organisation_sums(session, records, instrument_id)
+    return read[instrument_id]
 
 
 # The scales the alert policy weighs: each instrument's overall alliance score.
@@ -303,7 +327,7 @@ POLICY_DIMENSION = "alliance"
 
 
 def _within_spreads(
-    session: Session, records: Records, keys: set[SeriesKey]
+    session: Session, records: Records, keys: set[SeriesKey], sums: dict[str, Sums]
 ) -> dict[SeriesKey, WithinSpread]:
     """The within-client spread of each series' overall alliance scale: the organisation's own
     (successive sessions of its episodes) once it rests on enough pairs, else a declared
@@ -317,7 +341,7 @@ def _within_spreads(
         alliance = [s.id for s in definition.scales if _dimension(s.dimension) == POLICY_DIMENSION]
         if not alliance:
             continue
-        successive = _successive_differences(session, records, instrument_id)
+        successive = successive_from_sums(_sums(session, records, instrument_id, sums))
         norms = {norm.scale: norm for norm in definition.norms}
         for key in sorted(keys):
             if key[0] != instrument_id or key[2] not in alliance:
@@ -337,49 +361,3 @@ def _within_spreads(
             if spread is not None:
                 spreads[key] = spread
     return spreads
-
-
-def _successive_differences(
-    session: Session, records: Records, instrument_id: str
-) -> dict[tuple[str, str], tuple[int, float]]:
-    """(rater, scale) -> (pairs of successive sessions, sum of their squared differences),
-    over the organisation's episodes. Computed at most once per `statistics_max_age` in this
-    process, like the other statistics."""
-    now = records.now()
-    cache_key = (records.organization_id, instrument_id)
-    cached = records.successive_cache.get(cache_key)
-    if cached is not None and now - cached[0] < records.statistics_max_age:
-        return cached[1]
-    totals: dict[tuple[str, str], tuple[int, float]] = {}
-    previous: tuple[uuid.UUID, str, dict[str, Any]] | None = None
-    for episode_id, rater, _, result in store.series_results(
-        session, records.organization_id, instrument_id
-    ):
-        scales = result["scales"]
-        if previous is not None and previous[:2] == (episode_id, rater):
-            for scale_id, scale in scales.items():
-                before = previous[2].get(scale_id, {}).get("score")
-                score = scale["score"]
-                if before is not None and score is not None:
-                    pairs, squares = totals.get((rater, scale_id), (0, 0.0))
-                    totals[(rater, scale_id)] = (pairs + 1, squares + (score - before) ** 2)
-        previous = (episode_id, rater, scales)
-    records.successive_cache[cache_key] = (now, totals)
-    return totals
-
-
-def _organisation_summaries(
-    session: Session, records: Records, definition: InstrumentDefinition
-) -> dict[str, Any]:
-    rows = store.current_results(session, records.organization_id, definition.id)
-    scorer = records.registry.get(definition.id).scorer
-    scores: list[dict[str, float | None]] = []
-    item_values: list[list[float | None]] = []
-    for responses, result in rows:
-        try:
-            keyed = scorer.keyed_values(responses)
-        except InvalidResponsesError:
-            continue  # answers to another version's items: not comparable item by item
-        scores.append({scale_id: scale["score"] for scale_id, scale in result["scales"].items()})
-        item_values.append(keyed)
-    return dict(scale_summaries(definition, scores, item_values))
