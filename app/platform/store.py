@@ -56,10 +56,16 @@ def insert_definitions(session: Session, rows: Sequence[dict[str, object]]) -> N
     session.execute(statement)
 
 
-def ensure_definition(session: Session, row: dict[str, object]) -> None:
-    """Store a definition unless its hash is stored already (a primary-key look-up first)."""
-    if session.get(InstrumentDefinitionRecord, row["definition_hash"]) is None:
+def ensure_definition(session: Session, row: dict[str, object], known: set[str]) -> None:
+    """Store a definition unless its hash is stored already: in `known` (hashes this process
+    has seen stored; definitions are never deleted), else by a primary-key look-up."""
+    definition_hash = str(row["definition_hash"])
+    if definition_hash in known:
+        return
+    if session.get(InstrumentDefinitionRecord, definition_hash) is None:
         insert_definitions(session, [row])
+    else:
+        known.add(definition_hash)
 
 
 def stored_hashes(session: Session, instrument_id: str, version: str) -> list[str]:
@@ -207,17 +213,10 @@ def _with_latest_revision(
     )
 
 
-def replace_flags(
-    session: Session, organization_id: UUID, episode_id: UUID, rows: Sequence[RuptureFlagRecord]
-) -> None:
-    """The episode's flags become `rows` (its series were evaluated again)."""
-    session.execute(
-        delete(RuptureFlagRecord).where(
-            RuptureFlagRecord.organization_id == organization_id,
-            RuptureFlagRecord.episode_id == episode_id,
-        )
-    )
-    session.add_all(rows)
+def delete_flags(session: Session, flag_ids: Sequence[UUID]) -> None:
+    """Delete these flags (by id: the caller read them from its own organisation's episode)."""
+    if flag_ids:
+        session.execute(delete(RuptureFlagRecord).where(RuptureFlagRecord.id.in_(flag_ids)))
 
 
 def episode_flags(

@@ -43,6 +43,9 @@ class Records:
         default_factory=dict, repr=False, compare=False
     )
 
+    # Definition hashes this process has seen stored (they are never deleted).
+    stored_definitions: set[str] = field(default_factory=set, repr=False, compare=False)
+
     # Who is calling, for the audit events that writes append in their own transaction.
     caller: audit.Caller | None = None
     # The repair guidance each flag is given (ids; the API renders them in a language).

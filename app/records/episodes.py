@@ -75,7 +75,7 @@ def close_episode(records: Records, episode_id: uuid.UUID, *, ended_on: date, re
                 )
             return episode_view(episode)
         episode.ended_on, episode.end_reason = ended_on, reason
-        reevaluate(session, records, episode_id, records.now())
+        reevaluate(session, records, episode, records.now())
         audit_write(session, records, "closeEpisode", "episode", episode_id, 200)
         session.commit()
         return episode_view(episode)

@@ -7,9 +7,11 @@ alliance over time (trajectories, flags, statistics)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from sqlalchemy.orm import Session
 
 from app.alerts import alerts, webhooks
@@ -53,9 +55,9 @@ def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rate
     """The series' scores by session, with its flags and the rules it could not evaluate."""
     records.registry.get(instrument)  # an unknown instrument is a 404, not an empty series
     with records.database.session() as session:
-        existing_episode(session, records, episode_id)
-        evaluation = evaluate_episode(session, records, episode_id)
+        episode = existing_episode(session, records, episode_id)
         rows = store.current_administrations(session, records.organization_id, episode_id)
+        evaluation = evaluate_episode(session, records, episode, rows)
     points = [
         {
             "session": administration.session,
@@ -89,8 +91,8 @@ def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rate
 def episode_ruptures(records: Records, episode_id: uuid.UUID) -> Json:
     """Every flag of the episode in its current state (repairs settled so far)."""
     with records.database.session() as session:
-        existing_episode(session, records, episode_id)
-        evaluation = evaluate_episode(session, records, episode_id)
+        episode = existing_episode(session, records, episode_id)
+        evaluation = evaluate_episode(session, records, episode)
     return plain_json({"items": evaluation.flags, "not_evaluated": evaluation.not_evaluated})
 
 
@@ -121,12 +123,12 @@ Rows = list[tuple[Administration, AdministrationRevision]]
 
 
 def evaluate_episode(
-    session: Session, records: Records, episode_id: uuid.UUID, rows: Rows | None = None
+    session: Session, records: Records, episode: Episode, rows: Rows | None = None
 ) -> EpisodeEvaluation:
     """Evaluate every series of the episode (current, non-withdrawn administrations; `rows`
     when the caller has just read them)."""
     if rows is None:
-        rows = store.current_administrations(session, records.organization_id, episode_id)
+        rows = store.current_administrations(session, records.organization_id, episode.id)
     series: dict[tuple[str, str], list[SeriesPoint]] = {}
     by_instrument: dict[str, list[SeriesPoint]] = {}
     times: dict[int, datetime] = {}
@@ -151,9 +153,8 @@ def evaluate_episode(
     scale_dimensions: dict[tuple[str, str], str | None] = {}
     statistics: dict[str, dict[str, ScaleStatistics]] = {}
     sums: dict[str, Sums] = {}
-    episode = store.get_episode(session, records.organization_id, episode_id)
-    setting = episode.setting if episode is not None else None
-    ended = episode is not None and episode.ended_on is not None
+    setting = episode.setting
+    ended = episode.ended_on is not None
     for (instrument_id, rater), points in sorted(series.items()):
         try:
             definition = records.registry.get(instrument_id).definition
@@ -251,29 +252,58 @@ class Reevaluation:
 def reevaluate(
     session: Session,
     records: Records,
-    episode_id: uuid.UUID,
+    episode: Episode,
     now: datetime,
     change: Change | None = None,
 ) -> Reevaluation:
-    """Add the write's `change` to the organisation's statistics, evaluate the episode again
-    and store its flags and alerts. The events this write calls for go to the webhook outbox
-    in this same transaction (`app.alerts`): at most one `alert.*` event per alert, and
-    `rupture.*` events for endpoints that asked for them."""
+    """Add the write's `change` to the organisation's statistics, evaluate the episode (its row
+    locked by the caller) again and store what changed of its flags and alerts. The events
+    this write calls for go to the webhook outbox in this same transaction (`app.alerts`): at
+    most one `alert.*` event per alert, and `rupture.*` events for endpoints that asked."""
     session.flush()
-    rows = store.current_administrations(session, records.organization_id, episode_id)
+    rows = store.current_administrations(session, records.organization_id, episode.id)
     if change is not None:
-        apply_change(session, records, episode_id, change, rows, now)
-    before = [row.flag for row in store.episode_flags(session, records.organization_id, episode_id)]
-    evaluation = evaluate_episode(session, records, episode_id, rows)
-    store.replace_flags(
-        session,
-        records.organization_id,
-        episode_id,
-        [
+        apply_change(session, records, episode.id, change, rows, now)
+    stored_flags = store.episode_flags(session, records.organization_id, episode.id)
+    before = [row.flag for row in stored_flags]
+    evaluation = evaluate_episode(session, records, episode, rows)
+    _store_flags(session, records, episode, stored_flags, evaluation.flags, now)
+    changes = flag_changes(before, evaluation.flags)
+    if changes:
+        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
+    stored = store.episode_alerts(session, records.organization_id, episode.id)
+    derived = episode_alerts_now(session, records, evaluation, stored)
+    changed = alerts.save_episode_alerts(
+        session, records, episode, derived, evaluation.times, now, stored
+    )
+    return Reevaluation(evaluation.flags, changed, episode)
+
+
+def _store_flags(
+    session: Session,
+    records: Records,
+    episode: Episode,
+    stored: Sequence[RuptureFlagRecord],
+    flags: Sequence[Json],
+    now: datetime,
+) -> None:
+    """Make the stored flags the evaluation's: those unchanged stay as they are, the others
+    are deleted or added (a write to a long episode touches the few flags it changed)."""
+    kept: dict[bytes, list[RuptureFlagRecord]] = {}
+    for row in stored:
+        kept.setdefault(_canonical(row.flag), []).append(row)
+    added: list[RuptureFlagRecord] = []
+    for flag in flags:
+        plain = plain_json(flag)
+        same = kept.get(_canonical(plain))
+        if same:
+            same.pop()
+            continue
+        added.append(
             RuptureFlagRecord(
                 id=uuid.uuid4(),
                 organization_id=records.organization_id,
-                episode_id=episode_id,
+                episode_id=episode.id,
                 administration_id=uuid.UUID(flag["administration_id"]),
                 instrument_id=flag["instrument"],
                 rater=flag["rater"],
@@ -281,20 +311,16 @@ def reevaluate(
                 scale=flag["scale"],
                 session=flag["session"],
                 state=flag["state"],
-                flag=plain_json(flag),
+                flag=plain,
                 evaluated_at=now,
             )
-            for flag in evaluation.flags
-        ],
-    )
-    episode = existing_episode(session, records, episode_id)
-    changes = flag_changes(before, evaluation.flags)
-    if changes:
-        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
-    stored = store.episode_alerts(session, records.organization_id, episode_id)
-    derived = episode_alerts_now(session, records, evaluation, stored)
-    changed = alerts.save_episode_alerts(session, records, episode, derived, evaluation.times, now)
-    return Reevaluation(evaluation.flags, changed, episode)
+        )
+    store.delete_flags(session, [row.id for rows in kept.values() for row in rows])
+    session.add_all(added)
+
+
+def _canonical(flag: Json) -> bytes:
+    return orjson.dumps(flag, option=orjson.OPT_SORT_KEYS)
 
 
 _ORGANISATION_RULES = (ReliableDropRule, VDropRule, SuddenLossRule)
