@@ -1,10 +1,11 @@
+# Over 600 lines: the one module of SQL (ARCHITECTURE.md), to split by part once issues 14-16 land.
 """Every SQL query of the service, as plain functions over a session."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import (
@@ -187,6 +188,43 @@ def current_administrations(
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
+class EpisodeResult(NamedTuple):
+    """What evaluating an episode reads of each administration: no answers, no ORM object."""
+
+    id: UUID
+    instrument_id: str
+    rater: str
+    session: int
+    status: str
+    administered_at: datetime
+    result: dict[str, Any]
+
+
+def episode_results(
+    session: Session, organization_id: UUID, episode_id: UUID
+) -> list[EpisodeResult]:
+    """Each administration of the episode as its latest revision scored it, in session order."""
+    statement = (
+        _with_latest_revision(organization_id, Administration.episode_id == episode_id)
+        .with_only_columns(
+            Administration.id,
+            Administration.instrument_id,
+            Administration.rater,
+            Administration.session,
+            AdministrationRevision.status,
+            AdministrationRevision.administered_at,
+            AdministrationRevision.result,
+        )
+        .order_by(
+            Administration.session,
+            AdministrationRevision.administered_at,
+            Administration.instrument_id,
+            Administration.rater,
+        )
+    )
+    return [EpisodeResult(*row) for row in session.execute(statement)]
+
+
 def _with_latest_revision(
     organization_id: UUID, condition: ColumnElement[bool]
 ) -> Select[Administration, AdministrationRevision]:
@@ -214,9 +252,13 @@ def _with_latest_revision(
 
 
 def delete_flags(session: Session, flag_ids: Sequence[UUID]) -> None:
-    """Delete these flags (by id: the caller read them from its own organisation's episode)."""
+    """Delete these flags (by id: the caller read them from its own organisation's episode);
+    the session's copies are not looked for (the caller no longer uses them)."""
     if flag_ids:
-        session.execute(delete(RuptureFlagRecord).where(RuptureFlagRecord.id.in_(flag_ids)))
+        session.execute(
+            delete(RuptureFlagRecord).where(RuptureFlagRecord.id.in_(flag_ids)),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def episode_flags(

@@ -41,8 +41,6 @@ from app.platform import store
 from app.platform.errors import UnknownInstrumentError
 from app.platform.plain import plain_json
 from app.platform.tables import (
-    Administration,
-    AdministrationRevision,
     AlertRecord,
     Episode,
     RuptureFlagRecord,
@@ -56,22 +54,20 @@ def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rate
     records.registry.get(instrument)  # an unknown instrument is a 404, not an empty series
     with records.database.session() as session:
         episode = existing_episode(session, records, episode_id)
-        rows = store.current_administrations(session, records.organization_id, episode_id)
+        rows = store.episode_results(session, records.organization_id, episode_id)
         evaluation = evaluate_episode(session, records, episode, rows)
     points = [
         {
-            "session": administration.session,
-            "administered_at": revision.administered_at,
-            "administration_id": administration.id,
+            "session": row.session,
+            "administered_at": row.administered_at,
+            "administration_id": row.id,
             "scales": {
                 scale_id: {key: scale[key] for key in ("score", "mean", "pomp")}
-                for scale_id, scale in revision.result["scales"].items()
+                for scale_id, scale in row.result["scales"].items()
             },
         }
-        for administration, revision in rows
-        if administration.instrument_id == instrument
-        and administration.rater == rater
-        and revision.status != "withdrawn"
+        for row in rows
+        if row.instrument_id == instrument and row.rater == rater and row.status != "withdrawn"
     ]
 
     def in_series(entry: Json) -> bool:
@@ -119,7 +115,7 @@ class EpisodeEvaluation:
     sums: dict[str, Sums] = field(default_factory=dict)
 
 
-Rows = list[tuple[Administration, AdministrationRevision]]
+Rows = list[store.EpisodeResult]
 
 
 def evaluate_episode(
@@ -128,25 +124,25 @@ def evaluate_episode(
     """Evaluate every series of the episode (current, non-withdrawn administrations; `rows`
     when the caller has just read them)."""
     if rows is None:
-        rows = store.current_administrations(session, records.organization_id, episode.id)
+        rows = store.episode_results(session, records.organization_id, episode.id)
     series: dict[tuple[str, str], list[SeriesPoint]] = {}
     by_instrument: dict[str, list[SeriesPoint]] = {}
     times: dict[int, datetime] = {}
-    for administration, revision in rows:
-        if revision.status == "withdrawn":
+    for row in rows:
+        if row.status == "withdrawn":
             continue
-        earliest = times.get(administration.session)
-        if earliest is None or revision.administered_at < earliest:
-            times[administration.session] = revision.administered_at
+        earliest = times.get(row.session)
+        if earliest is None or row.administered_at < earliest:
+            times[row.session] = row.administered_at
         point = SeriesPoint(
-            administration_id=str(administration.id),
-            session=administration.session,
-            administered_at=revision.administered_at,
-            scales=revision.result["scales"],
-            flags=revision.result["flags"],
+            administration_id=str(row.id),
+            session=row.session,
+            administered_at=row.administered_at,
+            scales=row.result["scales"],
+            flags=row.result["flags"],
         )
-        series.setdefault((administration.instrument_id, administration.rater), []).append(point)
-        by_instrument.setdefault(administration.instrument_id, []).append(point)
+        series.setdefault((row.instrument_id, row.rater), []).append(point)
+        by_instrument.setdefault(row.instrument_id, []).append(point)
     flags: list[Json] = []
     not_evaluated: list[Json] = []
     scores: dict[SeriesKey, list[ScoredSession]] = {}
@@ -261,7 +257,7 @@ def reevaluate(
     this write calls for go to the webhook outbox in this same transaction (`app.alerts`): at
     most one `alert.*` event per alert, and `rupture.*` events for endpoints that asked."""
     session.flush()
-    rows = store.current_administrations(session, records.organization_id, episode.id)
+    rows = store.episode_results(session, records.organization_id, episode.id)
     if change is not None:
         apply_change(session, records, episode.id, change, rows, now)
     stored_flags = store.episode_flags(session, records.organization_id, episode.id)

@@ -95,7 +95,7 @@ def apply_change(
     records: Records,
     episode_id: uuid.UUID,
     change: Change,
-    rows: Sequence[tuple[Administration, AdministrationRevision]],
+    rows: Sequence[store.EpisodeResult],
     now: datetime,
 ) -> None:
     """Add what `change` did to the sums of its episode's shard. `rows` are the episode's
@@ -109,12 +109,12 @@ def apply_change(
     if before is None and after is None:
         return
     series = [
-        (administration.session, revision.result["scales"])
-        for administration, revision in rows
-        if administration.instrument_id == change.instrument_id
-        and administration.rater == change.rater
-        and administration.session != change.session
-        and revision.status != "withdrawn"
+        (row.session, row.result["scales"])
+        for row in rows
+        if row.instrument_id == change.instrument_id
+        and row.rater == change.rater
+        and row.session != change.session
+        and row.status != "withdrawn"
     ]
     previous = next((s for number, s in reversed(series) if number < change.session), None)
     following = next((s for number, s in series if number > change.session), None)

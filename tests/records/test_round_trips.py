@@ -1,9 +1,9 @@
 """Round trips of a write, counted with SQLAlchemy's cursor events, so that they do not creep
 back: recording an administration that changes no flag or alert in a running episode (its
-statistics seeded, its definition known) takes at most 13 statements: the idempotency look-up, the episode's lock,
-two inserts, the episode's administrations, the shard's lock and update, the stored flags,
-the organisation's sums, the stored alerts, the alert profile, the idempotency record, and
-the audit event (through the API; this use case is called without a caller)."""
+statistics seeded, its definition known) takes at most 13 statements: the idempotency
+look-up, the episode's lock, two inserts, the episode's administrations, the shard's lock and
+update, the stored flags, the organisation's sums, the stored alerts, the alert profile, the
+idempotency record, and the audit event (through the API; this use case has no caller)."""
 
 from __future__ import annotations
 
