@@ -106,7 +106,8 @@ def create_episodes(url: str, organization_id: uuid.UUID, count: int) -> list[st
         connection.execute(
             text(
                 "INSERT INTO episode (id, organization_id, patient_ref, clinician_ref, created_at)"
-                " SELECT CAST(e AS uuid), :org, 'bench-' || e, 'c', now() FROM unnest(CAST(:ids AS text[])) AS e"
+                " SELECT CAST(e AS uuid), :org, 'bench-' || e, 'c', now()"
+                " FROM unnest(CAST(:ids AS text[])) AS e"
             ),
             {"org": organization_id, "ids": ids},
         )

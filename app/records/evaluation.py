@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import orjson
@@ -29,6 +29,7 @@ from app.core.alert_policy import (
 from app.core.flag_events import flag_changes
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures, organisation_statistics
 from app.core.statistics import Sums, successive_from_sums, summaries_from_sums
+from app.core.windows import first_affected, repair_reach
 from app.instruments.definition import (
     Dimension,
     InstrumentDefinition,
@@ -46,7 +47,7 @@ from app.platform.tables import (
     RuptureFlagRecord,
 )
 from app.records.context import Json, Records, existing_episode
-from app.records.statistics import Change, apply_change, organisation_sums
+from app.records.statistics import Change, apply_change, counted, organisation_sums
 
 
 def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rater: str) -> Json:
@@ -119,10 +120,15 @@ Rows = list[store.EpisodeResult]
 
 
 def evaluate_episode(
-    session: Session, records: Records, episode: Episode, rows: Rows | None = None
+    session: Session,
+    records: Records,
+    episode: Episode,
+    rows: Rows | None = None,
+    since: int | None = None,
 ) -> EpisodeEvaluation:
     """Evaluate every series of the episode (current, non-withdrawn administrations; `rows`
-    when the caller has just read them)."""
+    when the caller has just read them). With `since`, only the flags of that session and
+    after are returned (the rules still read the whole series)."""
     if rows is None:
         rows = store.episode_results(session, records.organization_id, episode.id)
     series: dict[tuple[str, str], list[SeriesPoint]] = {}
@@ -181,6 +187,8 @@ def evaluate_episode(
                 and (score := point.scales[scale.id]["score"]) is not None
             ]
         for flag in evaluation["flags"]:
+            if since is not None and flag["session"] < since:
+                continue
             entry: Json = {**labels, **flag}
             if records.guidance is not None:
                 dimension = dimensions.get(flag["scale"])
@@ -210,6 +218,7 @@ def episode_alerts_now(
     records: Records,
     evaluation: EpisodeEvaluation,
     stored: list[AlertRecord],
+    since: int | None = None,
 ) -> list[Alert]:
     """The episode's alerts as its evidence derives them now: the flags, the alert policy's
     change findings (the organisation's profile), and the clinicians' closures."""
@@ -220,8 +229,22 @@ def episode_alerts_now(
     )
     spreads = _within_spreads(session, records, set(evaluation.scores), evaluation.sums)
     changes = change_findings({key: evaluation.scores[key] for key in spreads}, spreads, profile)
+    if since is not None:
+        # Before `since`, the findings stay as the stored alerts hold them (like the flags).
+        changes = [
+            *(
+                change
+                for row in stored
+                if row.status != "withdrawn"
+                for change in row.content.get("changes", [])
+                if change["session"] < since
+            ),
+            *(change for change in changes if change["session"] >= since),
+        ]
     if records.guidance is not None:
         for change in changes:
+            if since is not None and change["session"] < since:
+                continue
             change["guidance"] = records.guidance.select(
                 dimension="alliance", kinds=[], rule="alliance_change", state="new",
                 setting=evaluation.setting, session=change["session"],
@@ -253,26 +276,62 @@ def reevaluate(
     change: Change | None = None,
 ) -> Reevaluation:
     """Add the write's `change` to the organisation's statistics, evaluate the episode (its row
-    locked by the caller) again and store what changed of its flags and alerts. The events
-    this write calls for go to the webhook outbox in this same transaction (`app.alerts`): at
-    most one `alert.*` event per alert, and `rupture.*` events for endpoints that asked."""
+    locked by the caller) again from the first session the change can affect, and store what
+    changed of its flags and alerts; without a change, the episode has just ended. The flags
+    before that session stay as stored (`app.core.windows`). The events this write calls for
+    go to the webhook outbox in this same transaction (`app.alerts`): at most one `alert.*`
+    event per alert, and `rupture.*` events for endpoints that asked for them."""
     session.flush()
     rows = store.episode_results(session, records.organization_id, episode.id)
     if change is not None:
         apply_change(session, records, episode.id, change, rows, now)
+    since = _first_affected(records, rows, change)
     stored_flags = store.episode_flags(session, records.organization_id, episode.id)
-    before = [row.flag for row in stored_flags]
-    evaluation = evaluate_episode(session, records, episode, rows)
-    _store_flags(session, records, episode, stored_flags, evaluation.flags, now)
-    changes = flag_changes(before, evaluation.flags)
+    kept = [row.flag for row in stored_flags if row.session < since]
+    replaced = [row for row in stored_flags if row.session >= since]
+    evaluation = evaluate_episode(session, records, episode, rows, since)
+    _store_flags(session, records, episode, replaced, evaluation.flags, now)
+    changes = flag_changes([row.flag for row in replaced], evaluation.flags)
     if changes:
         webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
+    flags = sorted([*kept, *evaluation.flags], key=lambda f: f["session"])  # stable
+    evaluation = replace(evaluation, flags=flags)
     stored = store.episode_alerts(session, records.organization_id, episode.id)
-    derived = episode_alerts_now(session, records, evaluation, stored)
+    derived = episode_alerts_now(session, records, evaluation, stored, since)
     changed = alerts.save_episode_alerts(
         session, records, episode, derived, evaluation.times, now, stored
     )
-    return Reevaluation(evaluation.flags, changed, episode)
+    return Reevaluation(flags, changed, episode)
+
+
+def _first_affected(records: Records, rows: Rows, change: Change | None) -> int:
+    """The first session whose flags the change can alter, over the episode's series (a
+    client/therapist gap reads the other series of its session); for the end of the
+    episode (no change), the first whose flags the end can alter."""
+    series: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        if row.status != "withdrawn":
+            series.setdefault((row.instrument_id, row.rater), []).append(row.session)
+    first: int | None = None
+    for (instrument_id, rater), sessions in series.items():
+        try:
+            definition = records.registry.get(instrument_id).definition
+        except UnknownInstrumentError:
+            continue
+        if change is None:
+            candidate = first_affected(definition, sessions, sessions, sessions[-1] + 1)
+        elif (instrument_id, rater) == (change.instrument_id, change.rater):
+            others = [number for number in sessions if number != change.session]
+            before = sorted([*others, change.session] if counted(change.before) else others)
+            candidate = first_affected(definition, before, sessions, change.session)
+        else:
+            continue
+        first = candidate if first is None else min(first, candidate)
+    if change is not None and first is None:  # the series is empty now: its last one went
+        first = change.session - max(
+            (repair_reach(loaded.definition) for loaded in records.registry), default=0
+        )
+    return first if first is not None else 0
 
 
 def _store_flags(

@@ -105,7 +105,7 @@ def apply_change(
         loaded = records.registry.get(change.instrument_id)
     except UnknownInstrumentError:
         return  # an instrument no longer loaded has no statistics to keep
-    before, after = _counted(change.before), _counted(change.after)
+    before, after = counted(change.before), counted(change.after)
     if before is None and after is None:
         return
     series = [
@@ -163,7 +163,8 @@ def shard_of(episode_id: uuid.UUID) -> int:
     return episode_id.int % SHARDS
 
 
-def _counted(revision: AdministrationRevision | None) -> AdministrationRevision | None:
+def counted(revision: AdministrationRevision | None) -> AdministrationRevision | None:
+    """The revision, unless there is none or it is a withdrawal (which counts as none)."""
     return None if revision is None or revision.status == "withdrawn" else revision
 
 
