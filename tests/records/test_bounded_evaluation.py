@@ -16,11 +16,9 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from app.access.keys import create_organization
 from app.catalogue.guidance import load_catalogue
 from app.instruments.registry import InstrumentRegistry
 from app.platform import store
-from app.platform.db import Database
 from app.platform.settings import Settings
 from app.records.administrations import (
     NewAdministration,
@@ -29,8 +27,9 @@ from app.records.administrations import (
     withdraw_administration,
 )
 from app.records.context import Records
-from app.records.episodes import close_episode, create_episode
+from app.records.episodes import close_episode
 from app.records.evaluation import episode_alerts_now, evaluate_episode
+from tests.records.support import new_episode, own_records
 
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -73,18 +72,9 @@ def _assert_stored_equal_full(records: Records, episode_id: uuid.UUID) -> None:
 def test_stored_flags_and_alerts_are_those_of_a_full_evaluation(
     engine: Engine, registry: InstrumentRegistry, seed: int
 ) -> None:
-    organization_id, _ = create_organization(Database(engine), "bounded", datetime.now(UTC))
-    settings = Settings()
-    records = Records(
-        Database(engine), registry, organization_id, guidance=load_catalogue(settings.guidance_file)
-    )
+    records = own_records(engine, registry, load_catalogue(Settings().guidance_file))
     rng = random.Random(seed)
-    episode = uuid.UUID(
-        create_episode(
-            records, patient_ref=f"p-{uuid.uuid4()}", clinician_ref="c", setting=None,
-            started_on=None, label=None,
-        )["id"]
-    )  # fmt: skip
+    episode = new_episode(records)
     pending = {instrument: rng.sample(range(1, 25), k=12) for instrument in ("srs", "wai-sr")}
     recorded: dict[tuple[str, int], uuid.UUID] = {}
     level = {"srs": 0.8, "wai-sr": 0.8}

@@ -15,10 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from app.access.keys import create_organization
 from app.core.statistics import scale_summaries, successive_from_sums, summaries_from_sums
 from app.instruments.registry import InstrumentRegistry
-from app.platform.db import Database
 from app.platform.errors import InvalidResponsesError
 from app.platform.tables import Administration, AdministrationRevision, InstrumentStatistic
 from app.records.administrations import (
@@ -28,8 +26,9 @@ from app.records.administrations import (
     withdraw_administration,
 )
 from app.records.context import Records
-from app.records.episodes import create_episode, erase_episode
+from app.records.episodes import erase_episode
 from app.records.statistics import SHARDS, organisation_sums
+from tests.records.support import new_episode, own_records
 
 INSTRUMENTS = ("wai-sr", "srs")
 
@@ -37,8 +36,7 @@ INSTRUMENTS = ("wai-sr", "srs")
 @pytest.fixture
 def records(engine: Engine, registry: InstrumentRegistry) -> Records:
     """The records of an organisation of the test's own (its statistics start empty)."""
-    organization_id, _ = create_organization(Database(engine), "statistics", datetime.now(UTC))
-    return Records(Database(engine), registry, organization_id)
+    return own_records(engine, registry)
 
 
 def _answers(rng: random.Random, instrument: str) -> dict[str, Any]:
@@ -52,17 +50,9 @@ def _answers(rng: random.Random, instrument: str) -> dict[str, Any]:
     return answers
 
 
-def _episode(records: Records) -> uuid.UUID:
-    created = create_episode(
-        records, patient_ref=f"p-{uuid.uuid4()}", clinician_ref="c", setting=None,
-        started_on=None, label=None,
-    )  # fmt: skip
-    return uuid.UUID(created["id"])
-
-
 def _random_history(records: Records, rng: random.Random, writes: int) -> None:
     """Records (sessions in a random order), corrections, withdrawals and erasures."""
-    episodes = [_episode(records) for _ in range(4)]
+    episodes = [new_episode(records) for _ in range(4)]
     free = {(e, i): rng.sample(range(1, 12), 11) for e in episodes for i in INSTRUMENTS}
     recorded: list[tuple[uuid.UUID, uuid.UUID, str]] = []
     at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

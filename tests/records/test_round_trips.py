@@ -13,12 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from app.access.keys import create_organization
 from app.instruments.registry import InstrumentRegistry
-from app.platform.db import Database
 from app.records.administrations import NewAdministration, record_administration
-from app.records.context import Records
-from app.records.episodes import create_episode
+from tests.records.support import new_episode, own_records
 
 MOST_STATEMENTS = 13
 
@@ -26,14 +23,8 @@ MOST_STATEMENTS = 13
 def test_recording_in_a_running_episode_takes_few_round_trips(
     engine: Engine, registry: InstrumentRegistry
 ) -> None:
-    organization_id, _ = create_organization(Database(engine), "round trips", datetime.now(UTC))
-    records = Records(Database(engine), registry, organization_id)
-    episode = uuid.UUID(
-        create_episode(
-            records, patient_ref=f"p-{uuid.uuid4()}", clinician_ref="c", setting=None,
-            started_on=None, label=None,
-        )["id"]
-    )  # fmt: skip
+    records = own_records(engine, registry)
+    episode = new_episode(records)
     statements: list[str] = []
 
     def count(*args: Any) -> None:
