@@ -267,7 +267,9 @@ def reevaluate(
     episode = existing_episode(session, records, episode_id)
     changes = flag_changes(before, evaluation.flags)
     if changes:
-        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
+        webhooks.enqueue_alerts(
+            session, episode, changes, now, records.guidance, records.registry, records.english()
+        )
     stored = store.episode_alerts(session, records.organization_id, episode_id)
     derived = episode_alerts_now(session, records, evaluation, stored)
     changed = alerts.save_episode_alerts(session, records, episode, derived, evaluation.times, now)
