@@ -167,9 +167,7 @@ def load_catalogues(folder: Path, sources: Mapping[str, Mapping[str, str]]) -> C
     ui, ui_problems = _read(source_ui) if source_ui.is_file() else ({}, [])
     problems += ui_problems
     if not source_ui.is_file():
-        problems.append(
-            f"{source_ui}: the source (English) catalogue of the service's words is missing"
-        )
+        problems.append(f"{source_ui}: missing: the source (English) words of the service")
     all_sources: dict[str, Mapping[str, str]] = {**sources, UI: ui}
     translations: dict[str, dict[str, Mapping[str, str]]] = {}
     missing: list[Missing] = []
