@@ -12,8 +12,6 @@ the words that each label must then contain, in English and French.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from app.instruments.registry import InstrumentRegistry, load_registry
@@ -105,9 +103,7 @@ def _labels(instrument: str) -> dict[str, dict[str, str]]:
     """Each item's label by language (the definition's English, the catalogue's French)."""
     definition = REGISTRY.get(instrument).definition
     french = InstrumentTexts.of(LANGUAGES.words("fr"), definition)
-    return {
-        item.id: {"en": item.label, "fr": french.item(item)} for item in definition.items
-    }
+    return {item.id: {"en": item.label, "fr": french.item(item)} for item in definition.items}
 
 
 CLIENT, THERAPIST = _labels("wai-client"), _labels("wai-therapist")

@@ -43,8 +43,12 @@ UI = {
     },
 }
 SRS = {"title": "Escala de valoración de la sesión", "items": {"1": "Relación"}}
-WAI_SR = {"title": "Inventario de alianza de trabajo (WAI-SR)", "anchors": {1: "Rara vez"},
-          "items": {"1": "Veo más claro cómo podría cambiar"}, "scales": {"goal": "Metas"}}  # fmt: skip
+WAI_SR = {
+    "title": "Inventario de alianza de trabajo (WAI-SR)",
+    "anchors": {1: "Rara vez"},
+    "items": {"1": "Veo más claro cómo podría cambiar"},
+    "scales": {"goal": "Metas"},
+}
 PROBLEMS = {
     "unknown_instrument": "Instrumento desconocido",
     "invalid_request": "Solicitud no válida",
