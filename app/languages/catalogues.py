@@ -125,9 +125,6 @@ class Catalogues:
         """Everything the service says, in `language`."""
         return Words(self, language)
 
-    def missing_count(self, language: str) -> int:
-        return sum(len(entry.keys) for entry in self.missing if entry.language == language)
-
     def negotiate(self, header: str | None) -> str:
         """The language of `Accept-Language` (RFC 9110 12.5.4) the service speaks, with the
         highest q-value (the earliest on a tie): a range matches a language with the same

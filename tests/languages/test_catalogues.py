@@ -37,7 +37,8 @@ def _refusal(tmp_path: Path, settings: Settings, files: dict[str, str]) -> str:
 
 
 def test_every_shipped_language_translates_every_text(languages: Catalogues) -> None:
-    assert languages.languages == ("en", "fr")
+    assert languages.languages[0] == "en"
+    assert "fr" in languages.languages
     assert [(m.language, str(m.path), m.keys[:3]) for m in languages.missing] == []
 
 

@@ -93,10 +93,11 @@ def client(spanish: Path, settings: Settings, api_key: str) -> Iterator[TestClie
 def test_the_languages_are_the_folders_found_and_say_what_they_lack(client: TestClient) -> None:
     body = client.get("/v1/languages").json()
     assert body["source"] == "en"
-    assert [(i["code"], i["name"]) for i in body["items"]] == [
-        ("en", "English"), ("es", "Español"), ("fr", "Français")
-    ]  # fmt: skip
-    english, spanish, french = body["items"]
+    items = {item["code"]: item for item in body["items"]}
+    assert body["items"][0]["code"] == "en"  # the source first, then the others by tag
+    assert [code for code in items if code in ("es", "fr")] == ["es", "fr"]
+    english, spanish, french = items["en"], items["es"], items["fr"]
+    assert (english["name"], spanish["name"], french["name"]) == ("English", "Español", "Français")
     assert (english["missing"], french["missing"]) == (0, 0)
     assert spanish["missing"] == len(spanish["missing_keys"]) > 0
     assert "instruments/wai-sr/1.1.0: items.2" in spanish["missing_keys"]
