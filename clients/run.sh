@@ -8,8 +8,9 @@
 # 4. The same document -> `redocly lint` (@redocly/cli, clients/browser/redocly.yaml): clean.
 # 5. LHC-Forms (npm lforms, its published tarball checked against LFORMS_INTEGRITY) renders every
 #    Questionnaire in every language of GET /v1/languages in Debian's headless Chromium; each
-#    is answered, and the QuestionnaireResponse it makes must score as the JSON route scores the same answers
-#    (clients/browser/forms.py); /docs and /redoc must render from the server alone.
+#    is answered, and the QuestionnaireResponse it makes must score as the JSON route scores
+#    the same answers (clients/browser/forms.py); /docs and /redoc must render from the server
+#    alone.
 # Everything generated lives in a temporary folder (and clients/*/generated/, ignored);
 # nothing generated is committed or edited. The server is stopped on any exit. npm's cache
 # keeps the packages (and the lforms tarball) between runs.
