@@ -34,6 +34,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/bordin/bin:$PATH \
     INSTRUMENTS_DIR=/srv/bordin/instruments \
     GUIDANCE_FILE=/srv/bordin/guidance/catalogue.yaml \
+    LANGUAGES_DIR=/srv/bordin/languages \
     DATABASE_URL=sqlite:////srv/bordin/data/bordin.db \
     HOST=0.0.0.0 \
     PORT=8000 \
@@ -47,6 +48,7 @@ COPY alembic.ini ./
 COPY migrations ./migrations
 COPY instruments ./instruments
 COPY guidance ./guidance
+COPY languages ./languages
 RUN mkdir -p /srv/bordin/data && chown bordin /srv/bordin/data
 VOLUME /srv/bordin/data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,8 @@ from app.alerts.routes import webhook_events as webhook_alerts
 from app.alerts.schemas import AlertEvent, RuptureAlert
 from app.catalogue import schemas as catalogue_schemas
 from app.catalogue.definitions import register_definitions
-from app.catalogue.guidance import load_catalogue
+from app.catalogue.guidance import DOMAIN as GUIDANCE
+from app.catalogue.guidance import Catalogue, Guidance, load_catalogue
 from app.catalogue.routes import router as catalogue_router
 from app.fhir import schemas as fhir_schemas
 from app.fhir.routes import FHIR_BODY_MODELS
@@ -40,11 +42,14 @@ from app.http.context import RequestContext, database_auditor
 from app.http.docs import add_docs
 from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
-from app.http.problems import declare_failures, install_problem_handlers
+from app.http.problems import PROBLEMS, declare_failures, install_problem_handlers
 from app.http.state import AppState
 from app.http.tracing import instrument, traces_endpoint
-from app.instruments.registry import load_registry
+from app.instruments import texts
+from app.instruments.registry import InstrumentRegistry, load_registry
+from app.languages.catalogues import Catalogues, load_catalogues
 from app.platform.db import Database, migration_heads
+from app.platform.errors import problem_types
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
@@ -59,6 +64,7 @@ if TYPE_CHECKING:  # imported only where they are configured (REDIS_URL, METRICS
     from app.platform.metrics import Metrics
     from app.platform.shared import SharedState
 
+logger = logging.getLogger("bordin.languages")
 MIGRATIONS = PROJECT_ROOT / "migrations"
 # The licence the OpenAPI document declares (SPDX).
 LICENSE = {"name": "Apache 2.0", "identifier": "Apache-2.0"}
@@ -84,14 +90,15 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 def create_app(
     settings: Settings, database: Database | None = None, *, resolve: Resolve | None = None
 ) -> FastAPI:
-    """Load and check every instrument and the guidance catalogue (fail fast, naming file and
-    field), then build the app.
+    """Load and check every instrument, the guidance catalogue and the language catalogues
+    (fail fast, naming file and field), then build the app.
 
     `database` lets tests hand in an engine they own; by default one is made from the URL.
     `resolve` lets tests resolve webhook host names of their own; by default the system does.
     """
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
+    languages = load_languages(settings, registry, catalogue)
     database = database or Database.from_settings(settings)
     shared = shared_state(settings)
     # Every record belongs to the local organisation until API keys name one.
@@ -99,9 +106,9 @@ def create_app(
         database,
         registry,
         LOCAL_ORGANIZATION_ID,
-        statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
         idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
-        guidance=catalogue,
+        guidance=Guidance(catalogue, languages),
+        languages=languages,
     )
     metrics = process_metrics(settings, database)
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
@@ -109,6 +116,7 @@ def create_app(
         settings=settings,
         database=database,
         registry=registry,
+        languages=languages,
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds, shared),
         rate_limiter=rate_limits(settings.rate_limit_per_minute, shared, "requests"),
@@ -221,6 +229,26 @@ def process_metrics(settings: Settings, database: Database) -> Metrics | None:
     metrics = Metrics()
     metrics.watch(database)
     return metrics
+
+
+def load_languages(
+    settings: Settings, registry: InstrumentRegistry, guidance: Catalogue
+) -> Catalogues:
+    """The language catalogues, checked against their English sources: the instruments'
+    texts, the guidance catalogue's, the problem titles and `en/ui.yaml`. A key a language
+    lacks is shown in English and logged here, once, with its file."""
+    sources = {texts.domain(loaded.definition): texts.source_texts(loaded.definition)
+               for loaded in registry}  # fmt: skip
+    sources[GUIDANCE] = guidance.source_texts()
+    sources[PROBLEMS] = {code: kind.title for code, kind in problem_types().items()}
+    languages = load_catalogues(settings.languages_dir, sources)
+    for missing in languages.missing:
+        shown = ", ".join(missing.keys[:5]) + (", ..." if len(missing.keys) > 5 else "")
+        logger.warning(
+            "language %s: %s lacks %d key(s), shown in English: %s",
+            missing.language, missing.path, len(missing.keys), shown,
+        )  # fmt: skip
+    return languages
 
 
 def token_verifier(settings: Settings) -> TokenVerifier | None:

@@ -58,7 +58,7 @@ def serve(target: list[str], env: dict[str, str], log: Path | None = None) -> It
         process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine imports slowly
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.alerts import webhooks
-from app.catalogue.guidance import Catalogue
+from app.catalogue.guidance import Guidance
 from app.core.alert_grouping import PRIORITY_RANK, Alert, alert_events
 from app.core.alert_policy import DEFAULT_PROFILE
 from app.platform import store
@@ -43,14 +43,13 @@ def save_episode_alerts(
     derived: Sequence[Alert],
     times: Mapping[int, datetime],
     now: datetime,
+    existing: Sequence[AlertRecord],
 ) -> list[AlertRecord]:
     """Store the episode's alerts as `derived` now (same opening session, same alert), mark
     those no longer derived `withdrawn`, and write the webhook events the change calls for
-    (at most one per alert). Returns the alerts this write opened or changed."""
-    rows = {
-        row.opened_session: row
-        for row in store.episode_alerts(session, records.organization_id, episode.id)
-    }
+    (at most one per alert). `existing` are the episode's stored alerts (the caller read
+    them). Returns the alerts this write opened or changed."""
+    rows = {row.opened_session: row for row in existing}
     stored = dict(rows)
     before = {key: _derived_state(row) for key, row in stored.items() if row.status != "withdrawn"}
     after: dict[int, Json] = {}
@@ -98,7 +97,9 @@ def save_episode_alerts(
             changed.append(row)
     for key, event in alert_events(before, after).items():
         view = rendered(alert_view(rows[key], episode), records.guidance, "en")
-        webhooks.enqueue_alert_event(session, episode, event, view, now, records.registry)
+        webhooks.enqueue_alert_event(
+            session, episode, event, view, now, records.registry, records.english()
+        )
     return changed
 
 
@@ -222,7 +223,7 @@ def acknowledge(
                 webhooks.enqueue_alert_event(
                     session, episode, "alert.acknowledged",
                     rendered(alert_view(row, episode), records.guidance, "en"), now,
-                    records.registry,
+                    records.registry, records.english(),
                 )  # fmt: skip
         audit_write(session, records, "acknowledgeAlert", "alert", row.id, 200)
         session.commit()
@@ -250,7 +251,7 @@ def close(
                 webhooks.enqueue_alert_event(
                     session, episode, "alert.closed",
                     rendered(alert_view(row, episode), records.guidance, "en"), now,
-                    records.registry,
+                    records.registry, records.english(),
                 )  # fmt: skip
         audit_write(session, records, "closeAlert", "alert", row.id, 200)
         session.commit()
@@ -337,7 +338,7 @@ def alert_view(row: AlertRecord, episode: Episode) -> Json:
     )
 
 
-def rendered(view: Json, catalogue: Catalogue | None, language: str) -> Json:
+def rendered(view: Json, catalogue: Guidance | None, language: str) -> Json:
     """The alert view with its guidance, and its flags', as texts in `language`."""
 
     def render(ids: Sequence[str]) -> list[Json]:

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "guidance" / "catalogue.yaml",
         description="The repair guidance catalogue.",
     )
+    languages_dir: Path = Field(
+        default=PROJECT_ROOT / "languages",
+        description="Folder of language catalogues, one folder per language (<tag>/...): the"
+        " languages the service speaks are those found, English (the source) always.",
+    )
     host: str = Field(
         default="127.0.0.1",
         description="The address `bordin serve` listens on (the image: 0.0.0.0).",
@@ -122,11 +127,6 @@ class Settings(BaseSettings):
         default=5,
         ge=0,
         description="How long stateless scoring reuses an API key's authentication.",
-    )
-    statistics_max_age_seconds: float = Field(
-        default=60,
-        ge=0,
-        description="How long rupture rules reuse an organisation's instrument statistics.",
     )
     idempotency_key_hours: float = Field(
         default=24,
