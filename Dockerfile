@@ -2,12 +2,16 @@
 # as a non-root user, ready when /health/ready says so. Point DATABASE_URL at PostgreSQL in
 # production; the SQLite default keeps its file in the volume /srv/bordin/data.
 #
+# It serves (`bordin serve`) and never migrates at start: replicas would race. Migrate once
+# per release with the same image, as a job (compose.yaml's `migrate`):
+#
 #   docker build -t bordin .
+#   docker run --rm -v bordin-data:/srv/bordin/data bordin bordin migrate
 #   docker run -p 8000:8000 -v bordin-data:/srv/bordin/data bordin
 #   docker run --rm -v bordin-data:/srv/bordin/data bordin bordin create-organization "My clinic"
 #
-# Settings come from the environment (README, Configuration): PORT and WORKERS among them;
-# FORWARDED_ALLOW_IPS names the reverse proxies whose X-Forwarded-* headers uvicorn trusts.
+# Settings come from the environment (README, Configuration): HOST, PORT and WORKERS among
+# them; FORWARDED_ALLOW_IPS names the reverse proxies whose X-Forwarded-* headers are trusted.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -19,10 +23,10 @@ RUN pip install uv==0.13.8
 WORKDIR /srv/bordin
 # Dependencies first, exactly as locked: this layer is rebuilt only when the lock changes.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --locked --no-install-project
+RUN uv sync --locked --no-install-project --extra otel
 # Then the package itself (its `bordin` command), from the sources this image runs.
 COPY app ./app
-RUN uv sync --locked
+RUN uv sync --locked --extra otel
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -32,6 +36,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GUIDANCE_FILE=/srv/bordin/guidance/catalogue.yaml \
     LANGUAGES_DIR=/srv/bordin/languages \
     DATABASE_URL=sqlite:////srv/bordin/data/bordin.db \
+    HOST=0.0.0.0 \
     PORT=8000 \
     WORKERS=1 \
     FORWARDED_ALLOW_IPS=127.0.0.1
@@ -53,4 +58,4 @@ EXPOSE 8000
 # settings give, PORT).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; from app.platform.settings import Settings; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{Settings().port}/health/ready', timeout=4).status != 200)"]
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn --factory app.main:app_factory --host 0.0.0.0 --port \"$PORT\" --workers \"$WORKERS\" --proxy-headers --no-access-log --no-server-header"]
+CMD ["bordin", "serve"]

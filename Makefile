@@ -18,19 +18,20 @@ install: $(STAMP)
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync --quiet --locked --extra dev --active
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync --quiet --locked --extra dev --extra otel --active
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The database named by DATABASE_URL (./bordin.db by default), made or brought up to date.
 migrate: install
-	$(BIN)/alembic upgrade head
+	$(BIN)/bordin migrate
 
 # Local development: webhooks may reach receivers on this machine (never in production).
+# `bordin serve` as in production (WORKERS, METRICS_PORT, REDIS_URL... from the environment).
 run: migrate
 	$(BIN)/bordin bootstrap
 	WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} \
-		$(BIN)/uvicorn --factory app.main:app_factory --host $(HOST) --port $(PORT) \
-		--no-access-log --no-server-header
+		HOST=$(HOST) PORT=$(PORT) $(BIN)/bordin serve
 
 # The chart tests render SVG to PNG with librsvg (Debian's librsvg2-bin), installed if missing.
 test: install

@@ -1,6 +1,10 @@
-"""Command line: check instrument definitions, create organisations and their keys, and
-deliver webhook events.
+"""Command line: serve the API, migrate the database, check instrument definitions, create
+organisations and their keys, and deliver webhook events.
 
+bordin serve                       the API: WORKERS processes on HOST:PORT (and /metrics on
+                                   METRICS_HOST:METRICS_PORT when set); never migrates
+bordin migrate                     migrate the database to this version (one job per release;
+                                   safe when several run at once)
 bordin validate [FOLDER]          check definitions as start-up does
 bordin bootstrap                   print an admin key for the local organisation, first time only
 bordin create-organization NAME    a new organisation and its first admin key
@@ -13,19 +17,25 @@ bordin deliver-webhooks [--once]   deliver the webhook outbox (a worker beside t
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import uvicorn
+
 from app.access import keys
 from app.alerts.dispatch import Dispatcher
 from app.instruments.registry import DefinitionLoadError, load_registry
-from app.platform.db import Database
+from app.platform.db import Database, upgrade
 from app.platform.logs import configure_logging
-from app.platform.settings import Settings
+from app.platform.settings import PROJECT_ROOT, Settings
+
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="bordin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the API (settings: HOST, PORT, WORKERS, ...)")
+    commands.add_parser("migrate", help="migrate the database to this version's revision")
     validate = commands.add_parser("validate", help="check a folder of instrument definitions")
     validate.add_argument(
         "folder",
@@ -62,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args.folder or Settings().instruments_dir)
     settings = Settings()
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "migrate":
+        configure_logging(settings.log_level)
+        upgrade(settings.database_url, ALEMBIC_INI)
+        return 0
     database = Database.from_url(settings.database_url)
     try:
         if args.command == "bootstrap":
@@ -78,6 +96,43 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         database.dispose()
+
+
+def serve(settings: Settings) -> int:
+    """Serve the API with uvicorn: `settings.workers` processes (each builds the app from
+    the same settings) on `settings.host`:`settings.port`, behind the proxies of
+    `settings.forwarded_allow_ips`. With METRICS_PORT, the workers write their metrics to a
+    folder emptied now, and a listener of this process serves them all at once."""
+    configure_logging(settings.log_level)
+    if settings.metrics_port is not None:
+        folder = settings.prometheus_multiproc_dir or Path(
+            tempfile.mkdtemp(prefix="bordin-metrics-")
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # a previous run's samples
+            stale.unlink()
+        # Read by prometheus-client in every worker (and here) when it is imported.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        from app.platform.metrics import start_listener
+
+        metrics_database = Database.from_url(settings.database_url)
+        start_listener(settings.metrics_host, settings.metrics_port, folder, metrics_database)
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=False,  # our own request lines say more, and no query string
+        server_header=False,
+        log_config=None,  # the JSON lines configured above (and by each worker's factory)
+        timeout_graceful_shutdown=30,
+        # A worker builds the whole app before it answers the supervisor: give it time.
+        timeout_worker_healthcheck=60,
+    )
+    return 0
 
 
 def _validate(folder: Path) -> int:

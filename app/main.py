@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from app.access import schemas as access_schemas
 from app.access.guard import check_declared, document_access, public
 from app.access.keys import AuthenticationCache
-from app.access.limits import RateLimiter
+from app.access.limits import rate_limits
 from app.access.routes import audit_router
 from app.access.routes import router as key_router
 from app.access.tokens import TokenVerifier
@@ -43,6 +44,7 @@ from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
 from app.http.problems import PROBLEMS, declare_failures, install_problem_handlers
 from app.http.state import AppState
+from app.http.tracing import instrument, traces_endpoint
 from app.instruments import texts
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.languages.catalogues import Catalogues, load_catalogues
@@ -57,6 +59,10 @@ from app.records.routes import router as episode_router
 from app.scoring import schemas as scoring_schemas
 from app.scoring.routes import BODY_MODELS
 from app.scoring.routes import router as scoring_router
+
+if TYPE_CHECKING:  # imported only where they are configured (REDIS_URL, METRICS_PORT)
+    from app.platform.metrics import Metrics
+    from app.platform.shared import SharedState
 
 logger = logging.getLogger("bordin.languages")
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -93,7 +99,8 @@ def create_app(
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
     languages = load_languages(settings, registry, catalogue)
-    database = database or Database.from_url(settings.database_url)
+    database = database or Database.from_settings(settings)
+    shared = shared_state(settings)
     # Every record belongs to the local organisation until API keys name one.
     records = Records(
         database,
@@ -103,6 +110,7 @@ def create_app(
         guidance=Guidance(catalogue, languages),
         languages=languages,
     )
+    metrics = process_metrics(settings, database)
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
     state = AppState(
         settings=settings,
@@ -110,12 +118,16 @@ def create_app(
         registry=registry,
         languages=languages,
         records=records,
-        auth_cache=AuthenticationCache(settings.auth_cache_seconds),
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
-        failed_auth_limiter=RateLimiter(settings.rate_limit_failed_auth_per_minute),
+        auth_cache=AuthenticationCache(settings.auth_cache_seconds, shared),
+        rate_limiter=rate_limits(settings.rate_limit_per_minute, shared, "requests"),
+        failed_auth_limiter=rate_limits(
+            settings.rate_limit_failed_auth_per_minute, shared, "failed-auth"
+        ),
         egress=egress,
         tokens=token_verifier(settings),
         migration_heads=migration_heads(MIGRATIONS),
+        shared=shared,
+        metrics=metrics,
     )
 
     @asynccontextmanager
@@ -136,10 +148,15 @@ def create_app(
         try:
             yield
         finally:
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # sends the spans still batched
             if dispatcher is not None:
                 # A delivery under way finishes (or times out); its lease covers the rest.
                 dispatcher.stop(timeout=settings.webhook_timeout_seconds + 5)
             database.dispose()
+            if shared is not None:
+                await shared.close_loop()
+                shared.close()
 
     app = FastAPI(
         title="Bordin",
@@ -187,8 +204,31 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
             expose_headers=["X-Request-ID", "Content-Language"],
         )
-    app.add_middleware(RequestContext, auditor=database_auditor(database))
+    app.add_middleware(RequestContext, auditor=database_auditor(database), metrics=metrics)
+    endpoint = traces_endpoint(settings)
+    tracer_provider = instrument(app, endpoint) if endpoint else None
     return app
+
+
+def shared_state(settings: Settings) -> SharedState | None:
+    """Redis, when REDIS_URL names one (its client is imported only then)."""
+    if not settings.redis_url:
+        return None
+    from app.platform.shared import SharedState
+
+    return SharedState(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds)
+
+
+def process_metrics(settings: Settings, database: Database) -> Metrics | None:
+    """This process's Prometheus samples, when METRICS_PORT is set (`bordin serve` serves
+    them); prometheus-client is imported only then."""
+    if settings.metrics_port is None:
+        return None
+    from app.platform.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.watch(database)
+    return metrics
 
 
 def load_languages(

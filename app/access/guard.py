@@ -14,13 +14,15 @@ Routes with patient data look the key up on every request (a revoked key is refu
 once). Stateless scoring, which touches no patient data, declares
 `caller("scores", reuse_recent=True)`: an authentication is reused for
 `AUTH_CACHE_SECONDS`, so that most of its requests pay for no database round trip and no
-thread (the fast path is this option of the one mechanism, not a second one).
+thread (the fast path is this option of the one mechanism, not a second one). With Redis
+(REDIS_URL), a reused authentication is checked against the keys other processes revoked.
 
 Two rate limits: per client address before authentication, counting the requests whose
 credentials were refused (so that guessing keys, or flooding the key lookup with unknown
 ones, is cut off before any lookup), and per caller after it. The client address is the
-ASGI server's (behind a proxy, let the server put the real client there, e.g. uvicorn's
-`--forwarded-allow-ips`); no header of the request is trusted for it.
+ASGI server's (behind a proxy, let the server put the real client there: FORWARDED_ALLOW_IPS
+of `bordin serve`); no header of the request is trusted for it. Both are counted in each
+process, or in Redis by all of them together (`app/access/limits.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.access import keys
 from app.access.keys import Principal
-from app.http.state import state_of
+from app.http.state import AppState, state_of
 from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 
 SCHEME = "apiKey"
@@ -57,12 +59,19 @@ class CallerGuard:
     async def __call__(self, request: Request) -> Principal:
         state = state_of(request)
         header = request.headers.get("authorization")
-        principal = state.auth_cache.get(header) if self.reuse_recent and header else None
-        if principal is None:
-            principal = await run_in_threadpool(_authenticate, request, header)
-            if self.reuse_recent:
-                state.auth_cache.put(header or "", principal)
-        _check(request, principal, self.scopes)
+        recent = state.auth_cache.get(header) if self.reuse_recent and header else None
+        if (
+            recent is not None
+            and header
+            and await state.auth_cache.revoked_elsewhere(header, recent)
+        ):
+            recent = None  # revoked by another process: looked up again, and refused
+        principal = recent or await _authenticate(request, state, header)
+        if self.reuse_recent and recent is None:
+            state.auth_cache.put(header or "", principal)
+        _check(
+            request, principal, self.scopes, await state.rate_limiter.wait_for(principal.subject)
+        )
         return principal
 
     def __repr__(self) -> str:
@@ -128,13 +137,12 @@ def document_access(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _authenticate(request: Request, header: str | None) -> Principal:
+async def _authenticate(request: Request, state: AppState, header: str | None) -> Principal:
     """The caller, unless its address sent too many refused credentials of late (429, before
     any lookup). Each refused credential counts against the address; a missing one does not
-    (it costs no lookup)."""
-    state = state_of(request)
+    (it costs no lookup). The lookup runs in a thread."""
     address = request.client.host if request.client else "unknown"
-    wait = state.failed_auth_limiter.peek(address)
+    wait = await state.failed_auth_limiter.peek(address)
     if wait > 0:
         raise RateLimitedError(
             "too many requests with unknown or invalid credentials from this address;"
@@ -142,20 +150,18 @@ def _authenticate(request: Request, header: str | None) -> Principal:
             wait,
         )
     try:
-        return keys.authenticate(state.database, header, datetime.now(UTC), state.tokens)
+        return await run_in_threadpool(
+            keys.authenticate, state.database, header, datetime.now(UTC), state.tokens
+        )
     except UnauthenticatedError:
         if header:
-            state.failed_auth_limiter.wait_for(address)
+            await state.failed_auth_limiter.wait_for(address)
         raise
 
 
-def _check(request: Request, principal: Principal, scopes: tuple[str, ...]) -> None:
+def _check(request: Request, principal: Principal, scopes: tuple[str, ...], wait: float) -> None:
     # For the request's log line and audit: which key or token, never which patient.
-    request.state.key_id = str(principal.key_id) if principal.key_id else None
-    request.state.organization_id = str(principal.organization_id)
-    request.state.jwt_issuer = principal.jwt_issuer
-    request.state.jwt_subject = principal.jwt_subject
-    wait = state_of(request).rate_limiter.wait_for(principal.subject)
+    request.scope["state"].update(principal.log_fields)
     if wait > 0:
         raise RateLimitedError(f"too many requests with this API key; retry in {wait:.1f} s", wait)
     if principal.scopes.isdisjoint(scopes):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import re
 import secrets
 import threading
@@ -18,15 +20,25 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.platform import store
 from app.platform.db import Database
-from app.platform.errors import ApiKeyNotFoundError, ForbiddenError, UnauthenticatedError
+from app.platform.errors import (
+    ApiKeyNotFoundError,
+    ForbiddenError,
+    SharedStateUnavailableError,
+    UnauthenticatedError,
+)
 from app.platform.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
 
 SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
 _KEY = re.compile(r"^bordin_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+if TYPE_CHECKING:  # Redis's client is imported only where REDIS_URL is set
+    from app.platform.shared import SharedState
+
+logger = logging.getLogger("bordin.keys")
 # last_used_at is written at most this often per key, not on every request.
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -43,6 +55,16 @@ class Principal:
     subject: str
     jwt_issuer: str | None = None
     jwt_subject: str | None = None
+
+    @cached_property
+    def log_fields(self) -> dict[str, str | None]:
+        """Who called, as the request's log line and audit event name it (never a patient)."""
+        return {
+            "key_id": str(self.key_id) if self.key_id else None,
+            "organization_id": str(self.organization_id),
+            "jwt_issuer": self.jwt_issuer,
+            "jwt_subject": self.jwt_subject,
+        }
 
 
 def create_organization(database: Database, name: str, now: datetime) -> tuple[uuid.UUID, str]:
@@ -159,17 +181,26 @@ def list_keys(database: Database, organization_id: uuid.UUID) -> list[dict[str, 
 
 
 def revoke_key(
-    database: Database, organization_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+    database: Database,
+    organization_id: uuid.UUID,
+    key_id: uuid.UUID,
+    now: datetime,
+    cache: AuthenticationCache | None = None,
 ) -> dict[str, Any]:
-    """Revoke a key: refused from the next request on."""
+    """Revoke a key: refused from the next request on, by every process (`cache`: the
+    authentications stateless scoring reuses, told before and after the commit)."""
     with database.session() as session:
         row = store.get_key(session, organization_id, key_id)
         if row is None:
             raise ApiKeyNotFoundError(f"no API key {key_id}")
         if row.revoked_at is None:
+            if cache is not None:
+                cache.will_revoke(key_id)
             row.revoked_at = now
         view = key_view(row)
         session.commit()
+    if cache is not None:
+        cache.forget(key_id)
     return view
 
 
@@ -220,11 +251,17 @@ def authenticate(
 
 class AuthenticationCache:
     """Recent authentications, for routes that touch no patient data (stateless scoring):
-    a key is looked up again after `seconds`, so revoking it takes effect there within that
-    time (at once in the process that revoked it). Routes with patient data never use it."""
+    a key is looked up again after `seconds`.
 
-    def __init__(self, seconds: float) -> None:
+    Revoking a key takes effect at once in the process that revoked it; in the others, at
+    once too when they share a Redis (`shared`): the revocation leaves a mark there that
+    outlives every authentication cached before it, and a reused authentication is checked
+    against it (one Redis round trip). Without Redis, the other processes reuse theirs for
+    at most `seconds`. Routes with patient data never use the cache."""
+
+    def __init__(self, seconds: float, shared: SharedState | None = None) -> None:
         self.seconds = seconds
+        self.shared = shared
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
@@ -240,11 +277,44 @@ class AuthenticationCache:
                 self._entries.clear()
             self._entries[authorization] = (time.monotonic(), principal)
 
+    async def revoked_elsewhere(self, authorization: str, principal: Principal) -> bool:
+        """Whether another process revoked the key of a reused authentication (then it is
+        dropped here too): a Redis round trip when shared, on the event loop."""
+        if self.shared is None or principal.key_id is None:
+            return False
+        shared = self.shared
+        mark = self._mark(principal.key_id)
+        if not await shared.call_async(lambda: shared.loop_client().exists(mark)):
+            return False
+        with self._lock:
+            self._entries.pop(authorization, None)
+        return True
+
+    def will_revoke(self, key_id: uuid.UUID) -> None:
+        """Before a revocation is committed: mark it for the other processes (a Redis that
+        does not answer stops the revocation with a 503 before anything is done)."""
+        if self.shared is not None:
+            shared = self.shared
+            # Longer than any authentication cached before the revocation may live.
+            lifetime = math.ceil(self.seconds) + 2
+            shared.call(lambda: shared.client.set(self._mark(key_id), b"1", ex=lifetime))
+
     def forget(self, key_id: uuid.UUID) -> None:
+        """After a revocation: drop the key's authentications in this process, and renew
+        the mark for the others (a revocation that took long to commit stays marked for
+        long enough; it was marked already, so a failure here stops nothing)."""
         with self._lock:
             for header, (_, principal) in list(self._entries.items()):
                 if principal.key_id == key_id:
                     del self._entries[header]
+        try:
+            self.will_revoke(key_id)
+        except SharedStateUnavailableError:
+            logger.warning("the mark of a revoked key was not renewed in Redis")
+
+    def _mark(self, key_id: uuid.UUID) -> str:
+        assert self.shared is not None
+        return f"{self.shared.prefix}revoked-key:{key_id}"
 
 
 def key_view(row: ApiKey) -> dict[str, Any]:

@@ -56,8 +56,9 @@ def create_api_key(body: ApiKeyCreate, state: State, admin: Admin) -> Response:
 )
 def revoke_api_key(key_id: UUID, state: State, admin: Admin) -> Response:
     """Revoke a key: refused from the next request on."""
-    revoked = keys.revoke_key(state.database, admin.organization_id, key_id, datetime.now(UTC))
-    state.auth_cache.forget(key_id)
+    revoked = keys.revoke_key(
+        state.database, admin.organization_id, key_id, datetime.now(UTC), state.auth_cache
+    )
     return json_response(revoked)
 
 

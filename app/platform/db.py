@@ -12,12 +12,16 @@ from typing import Any
 
 import orjson
 import psycopg
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
+
+from app.platform.settings import Settings
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -65,15 +69,32 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.session_factory = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database of the settings, with their pool: `database_pool_size` connections
+        kept open, `database_max_overflow` more under load, `database_pool_timeout_seconds`
+        to wait for one (then a 503); PostgreSQL connections opened within
+        `database_connect_timeout_seconds`."""
+        if ":memory:" in settings.database_url:  # one connection per thread: no pool to size
+            return cls.from_url(settings.database_url)
+        options: dict[str, Any] = {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout_seconds,
+        }
+        if not settings.database_url.startswith("sqlite"):
+            options["connect_args"] = {"connect_timeout": settings.database_connect_timeout_seconds}
+        return cls(make_engine(settings.database_url, **options))
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        with self.session_factory() as session:
             yield session
 
     def revisions(self) -> frozenset[str]:
@@ -84,6 +105,32 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# The PostgreSQL advisory lock that `upgrade` holds: any 64-bit number that nothing else of
+# this database takes (these are the ASCII codes of "bordin").
+MIGRATION_LOCK = 0x626F7264696E
+
+
+def upgrade(url: str, alembic_ini: Path) -> None:
+    """Migrate the database at `url` to the newest revision, safely when several replicas
+    start at once: on PostgreSQL under a transaction-level advisory lock (the others wait,
+    then find nothing left to do, since a migration commits with its version stamp); on
+    SQLite the transaction's write lock does the same."""
+    config = AlembicConfig(str(alembic_ini))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False  # the process logs as it is configured to
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+            config.attributes["connection"] = connection
+            alembic_command.upgrade(config, "head")
+    finally:
+        engine.dispose()
 
 
 def migration_heads(script_location: Path) -> frozenset[str]:

@@ -113,6 +113,19 @@ class DatabaseUnavailableError(DomainError):
         self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+class SharedStateUnavailableError(DomainError):
+    """The state the service's processes share (Redis: rate limits, revoked keys) does not
+    answer. Nothing was done; retry after `Retry-After` seconds."""
+
+    status = 503
+    code = "shared_state_unavailable"
+    title = "Shared state unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 class UnhealthyError(DomainError):
     """The service is not ready to serve requests: its database does not answer, or is not
     migrated to the revision this version of the service needs (`alembic upgrade head`)."""

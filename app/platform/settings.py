@@ -33,11 +33,69 @@ class Settings(BaseSettings):
         description="Folder of language catalogues, one folder per language (<tag>/...): the"
         " languages the service speaks are those found, English (the source) always.",
     )
+    host: str = Field(
+        default="127.0.0.1",
+        description="The address `bordin serve` listens on (the image: 0.0.0.0).",
+    )
     port: int = Field(
-        default=8000, ge=1, le=65535, description="The port the server listens on (the image)."
+        default=8000, ge=1, le=65535, description="The port `bordin serve` listens on."
     )
     workers: int = Field(
-        default=1, ge=1, description="Server processes (the image); limits are per process."
+        default=1,
+        ge=1,
+        description="Server processes of `bordin serve`. Rate limits and revoked keys are"
+        " shared between them (and between hosts) through REDIS_URL; without it, each"
+        " process has its own.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto `bordin"
+        " serve` trusts (comma-separated addresses, or *).",
+    )
+    database_pool_size: int = Field(
+        default=5, ge=1, description="Database connections each process keeps open."
+    )
+    database_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="Connections a process may open past the pool under load (closed after).",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="How long a request waits for a free connection before a 503.",
+    )
+    database_connect_timeout_seconds: int = Field(
+        default=5, ge=1, description="How long opening a PostgreSQL connection may take."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by every process and host (redis://host:6379/0): rate"
+        " limits, and revoked keys that stateless scoring's reused authentications must"
+        " drop at once. Unset: each process keeps its own.",
+    )
+    redis_prefix: str = Field(
+        default="bordin:", description="Prefix of every Redis key the service writes."
+    )
+    redis_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long a Redis call may take; past it, or refused, the request gets"
+        " a 503 with Retry-After.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the Prometheus /metrics listener that `bordin serve` opens"
+        " beside the API, for every worker at once (unset: none).",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address of the /metrics listener.")
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        description="Folder where each worker writes its metrics (prometheus-client's"
+        " multiprocess mode); `bordin serve` empties it, or makes one, when METRICS_PORT is"
+        " set.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(
@@ -54,12 +112,14 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=1200,
         ge=0,
-        description="Requests a minute per API key and process (0: no limit); then 429.",
+        description="Requests a minute per API key (0: no limit), per process unless"
+        " REDIS_URL is set; then 429.",
     )
     rate_limit_failed_auth_per_minute: int = Field(
         default=60,
         ge=0,
-        description="Requests a minute per client address and process that carry an unknown,"
+        description="Requests a minute per client address (per process unless REDIS_URL is"
+        " set) that carry an unknown,"
         " revoked, expired or invalid key or token (0: no limit); past it, every request from"
         " that address is a 429, before any key is looked up, until the budget refills.",
     )
@@ -98,6 +158,15 @@ class Settings(BaseSettings):
         description="Let webhook URLs reach loopback, private, link-local and other non-public"
         " addresses (local development and tests; never in production). Cloud metadata"
         " endpoints stay refused.",
+    )
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry: trace requests to this OTLP/HTTP endpoint (its /v1/traces;"
+        " the other OTEL_* variables as the SDK reads them). Needs the `otel` extra.",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, description="OpenTelemetry: the traces endpoint itself, if another."
     )
 
     jwt_jwks_file: Path | None = Field(

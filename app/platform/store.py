@@ -557,6 +557,16 @@ def cancel_pending_events(session: Session, endpoint_id: UUID) -> None:
     )
 
 
+def outbox_figures(session: Session) -> tuple[int, int, datetime | None]:
+    """Webhook events pending and failed, and when the pending one due soonest was due."""
+    by_status = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+    counts = dict(
+        session.execute(by_status.where(WebhookEvent.status.in_(("pending", "failed")))).all()
+    )
+    due = select(func.min(WebhookEvent.next_attempt_at)).where(WebhookEvent.status == "pending")
+    return counts.get("pending", 0), counts.get("failed", 0), session.scalar(due)
+
+
 def claim_webhook_event(
     session: Session, now: datetime, locked_until: datetime, lease_token: UUID
 ) -> WebhookEvent | None:

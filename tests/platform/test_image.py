@@ -34,9 +34,13 @@ def test_the_image_installs_the_locked_package_as_make_install_does() -> None:
     uv = re.search(r"^UV_VERSION := (\S+)$", MAKEFILE, re.MULTILINE)
     assert uv is not None
     assert f"pip install uv=={uv.group(1)}" in instructions("RUN")
-    assert "uv sync --quiet --locked --extra dev" in MAKEFILE
+    assert "uv sync --quiet --locked --extra dev --extra otel" in MAKEFILE
     syncs = [run for run in instructions("RUN") if run.startswith("uv sync")]
-    assert syncs == ["uv sync --locked --no-install-project", "uv sync --locked"]
+    # The image has OpenTelemetry (the `otel` extra), used only when an endpoint is set.
+    assert syncs == [
+        "uv sync --locked --no-install-project --extra otel",
+        "uv sync --locked --extra otel",
+    ]
     assert "pyproject.toml uv.lock" in instructions("COPY")[0]
     assert "PATH=/opt/bordin/bin:$PATH" in " ".join(instructions("ENV"))
 
@@ -57,14 +61,18 @@ def test_the_image_holds_the_data_every_setting_of_a_project_folder_reads() -> N
         assert f"{name.upper()}=/srv/bordin/{relative.as_posix()}" in environment, name
 
 
-def test_the_image_runs_as_a_user_with_a_volume_and_settings_for_port_and_workers() -> None:
+def test_the_image_serves_as_a_user_with_a_volume_and_never_migrates_at_start() -> None:
+    """Replicas starting together would race to migrate: `bordin migrate` is a job of its
+    own (compose.yaml), and the image only serves, with the settings' HOST, PORT and WORKERS
+    (`bordin serve` reads them: tests/platform/test_processes.py)."""
     assert instructions("USER") == ["bordin"]
     assert instructions("VOLUME") == ["/srv/bordin/data"]
     (command,) = instructions("CMD")
-    assert '--port \\"$PORT\\"' in command
-    assert '--workers \\"$WORKERS\\"' in command
-    assert "--proxy-headers" in command
+    assert json.loads(command) == ["bordin", "serve"]
+    assert "alembic" not in command
+    assert "migrate" not in command
     environment = " ".join(instructions("ENV"))
+    assert "HOST=0.0.0.0" in environment
     assert "PORT=8000" in environment
     assert "WORKERS=1" in environment
     assert Settings.model_fields["port"].default == 8000
