@@ -150,6 +150,21 @@ def add_sums(total: Sums, part: Sums, sign: int = 1) -> Sums:
     return combined
 
 
+def accumulate(total: Sums, part: Sums) -> None:
+    """total += part, in place (`add_sums` without copies: for adding up many shards)."""
+    for key, value in part.items():
+        if key not in total:
+            total[key] = _scaled(value, 1)
+        elif isinstance(value, dict):
+            accumulate(total[key], value)
+        elif isinstance(value, list):
+            current = total[key]
+            for index, number in enumerate(value):
+                current[index] += number
+        else:
+            total[key] += value
+
+
 def _scaled(value: Any, sign: int) -> Any:
     if isinstance(value, dict):
         return {key: _scaled(inner, sign) for key, inner in value.items()}

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.statistics import Sums, add_sums, administration_sums, pair_sums
+from app.core.statistics import Sums, accumulate, add_sums, administration_sums, pair_sums
 from app.instruments.registry import LoadedInstrument
 from app.platform import store
 from app.platform.errors import InvalidResponsesError, UnknownInstrumentError
@@ -50,7 +50,7 @@ def organisation_sums(session: Session, records: Records, instrument_id: str) ->
     if rows and all(row.definition_hash == loaded.definition_hash for row in rows):
         total: Sums = {}
         for row in rows:
-            total = add_sums(total, row.sums)
+            accumulate(total, row.sums)
         return total
     return history_sums(session, records, loaded)
 
