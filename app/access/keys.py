@@ -25,7 +25,7 @@ from app.platform.db import Database
 from app.platform.errors import ApiKeyNotFoundError, ForbiddenError, UnauthenticatedError
 from app.platform.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
 
-SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
+SCOPES = ("scores", "records:read", "records:write", "submit", "admin", "console:issue")
 _KEY = re.compile(r"^bordin_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 # last_used_at is written at most this often per key, not on every request.
 _TOUCH_EVERY = timedelta(seconds=60)

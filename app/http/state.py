@@ -30,6 +30,8 @@ class AppState:
     tokens: TokenVerifier | None = None
     # The migration revisions this code needs the database at (readiness).
     migration_heads: frozenset[str] = frozenset()
+    # The key that signs console session cookies.
+    console_secret: bytes = b""
 
 
 def state_of(request: Request) -> AppState:
