@@ -18,8 +18,15 @@ from typing import Protocol
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
 from sqlalchemy import Engine
 
 from app.access import keys
@@ -36,8 +43,8 @@ ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 SCREENSHOTS = Path(os.environ.get("BORDIN_SCREENSHOTS", PROJECT_ROOT / "tests/browser/screenshots"))
-PHONE = {"width": 375, "height": 667}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 375, "height": 667}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 # WCAG 2.1 levels A and AA, as axe-core tags them.
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
@@ -89,9 +96,11 @@ def site(database_url: str, engine: Engine) -> Iterator[Site]:
     organization_id, key = keys.create_organization(
         Database(engine), f"browser tests {uuid.uuid4().hex[:6]}", datetime.now(UTC)
     )
-    with served(lambda: create_app(settings), uvicorn_logging=False) as url:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as api:
-            yield Site(url, api, organization_id)
+    with (
+        served(lambda: create_app(settings), uvicorn_logging=False) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as api,
+    ):
+        yield Site(url, api, organization_id)
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +128,7 @@ class ContextMaker(Protocol):
     whose every request is recorded in `site.requests`."""
 
     def __call__(
-        self, *, viewport: dict[str, int] = ..., locale: str = ..., javascript: bool = ...
+        self, *, viewport: ViewportSize = ..., locale: str = ..., javascript: bool = ...
     ) -> BrowserContext: ...
 
 
@@ -128,12 +137,12 @@ def new_context(browser: Browser, site: Site) -> Iterator[ContextMaker]:
     made: list[BrowserContext] = []
 
     def make(
-        *, viewport: dict[str, int] = DESKTOP, locale: str = "en-GB", javascript: bool = True
+        *, viewport: ViewportSize = DESKTOP, locale: str = "en-GB", javascript: bool = True
     ) -> BrowserContext:
         context = browser.new_context(
             viewport=viewport,
             locale=locale,
-            java_script_enabled=javascript,  # type: ignore[arg-type]
+            java_script_enabled=javascript,
         )
         context.on("request", lambda request: site.requests.append(request.url))
         made.append(context)
