@@ -34,6 +34,15 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
+class AccountRefusedError(ValueError):
+    """An account that cannot be made; `code` says why (role, password, email, taken,
+    organization), for the console to say it in the page's language."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class Clinician:
     """A signed-in console user: whose patients they see (`clinician_ref`; a lead sees the
@@ -107,19 +116,21 @@ def create_account(
     role: str,
     now: datetime,
 ) -> uuid.UUID:
-    """A local account; ValueError for an unknown organisation or role, an e-mail already
-    taken, or a password shorter than `MIN_PASSWORD_LENGTH`."""
+    """A local account; `AccountRefusedError` (a ValueError) for an unknown organisation or
+    role, an e-mail already taken, or a password shorter than `MIN_PASSWORD_LENGTH`."""
     if role not in ROLES:
-        raise ValueError(f"role is one of {', '.join(ROLES)}")
+        raise AccountRefusedError("role", f"role is one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
-    if "@" not in email or len(email) > 254:
-        raise ValueError("give an e-mail address")
+        raise AccountRefusedError(
+            "password", f"a password has at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if "@" not in email or len(email) > 254 or not clinician_ref.strip():
+        raise AccountRefusedError("email", "give an e-mail address and a clinician reference")
     with database.session() as session:
         if store.get_organization(session, organization_id) is None:
-            raise ValueError(f"no organisation {organization_id}")
+            raise AccountRefusedError("organization", f"no organisation {organization_id}")
         if store_console.account_by_email(session, email) is not None:
-            raise ValueError(f"an account with the e-mail {email} exists already")
+            raise AccountRefusedError("taken", f"an account with the e-mail {email} exists already")
         account = ConsoleAccount(
             id=uuid.uuid4(),
             organization_id=organization_id,

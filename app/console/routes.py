@@ -40,6 +40,7 @@ router = APIRouter(tags=["console"])
 pages = APIRouter(include_in_schema=False)
 Issuer = Annotated[Principal, Depends(caller("admin", "console:issue"))]
 Signed = Annotated[Clinician, Depends(clinician())]
+Lead = Annotated[Clinician, Depends(clinician("lead"))]
 FORM_LINK_HOURS = 48
 
 
@@ -222,6 +223,36 @@ async def create_form_link(
     link = {"url": f"{base_url(request, state)}/f/{token}", "session": max(session, 1),
             "hours": FORM_LINK_HOURS}  # fmt: skip
     return await run_in_threadpool(_episode_page, request, state, who, episode_id, lang, None, link)
+
+
+@pages.get("/console/accounts", tags=["console"], operation_id="consoleAccounts")
+def accounts_page(request: Request, who: Lead) -> Response:
+    lang = page_language(request)
+    return page(request, "console_accounts.html", lang, {"who": who, "current": "accounts"})
+
+
+@pages.post("/console/accounts", tags=["console"], operation_id="consoleCreateAccount")
+async def create_account(request: Request, state: State, who: Lead) -> Response:
+    """A lead makes a local account in their own organisation."""
+    sent = await request.form()
+    lang = page_language(request)
+    text = words(lang)
+    email = str(sent.get("email", "")).strip()
+    try:
+        await run_in_threadpool(
+            lambda: console_sessions.create_account(
+                state.database, who.organization_id, email=email,
+                password=str(sent.get("password", "")),
+                clinician_ref=str(sent.get("clinician_ref", "")).strip(),
+                role=str(sent.get("role", "")), now=datetime.now(UTC),
+            )
+        )  # fmt: skip
+    except console_sessions.AccountRefusedError as error:
+        reason = text["account_refused"].format(reason=text[f"account_error_{error.code}"])
+        context = {"who": who, "current": "accounts", "problem": reason, "sent": sent}
+        return page(request, "console_accounts.html", lang, context, 422)
+    context = {"who": who, "current": "accounts", "created": email}
+    return page(request, "console_accounts.html", lang, context)
 
 
 def sign_in_redirect(request: Request, error: Exception) -> Response:

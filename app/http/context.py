@@ -138,7 +138,7 @@ AUDITED_TAGS = {
     "api keys": "api_key",
     "webhooks": "webhook",
     "alerts": "alert",
-    "console": "console_link",
+    "console": "console",
 }
 # Writes that append their own event in their own transaction when they succeed.
 SELF_AUDITED = frozenset(

@@ -145,6 +145,23 @@ EN: dict[str, str] = {
     "no_data": "No questionnaire recorded yet.",
     "not_found_title": "Not found",
     "not_found_body": "There is no such page, or it is not one of your clients.",
+    "accounts_title": "Console accounts",
+    "accounts_intro": "A local account lets a clinician of your organisation sign in without"
+    " the record system. Give the password to them in person; they see the clients whose"
+    " clinician reference is theirs (a lead sees everyone).",
+    "account_email": "E-mail address",
+    "account_clinician_ref": "Clinician reference (as episodes name them)",
+    "account_role": "Role",
+    "account_password": "Password (12 characters or more)",
+    "account_create": "Create the account",
+    "account_created": "Account created for {email}.",
+    "account_refused": "The account could not be created: {reason}",
+    "nav_accounts": "Accounts",
+    "account_error_role": "choose a role.",
+    "account_error_password": "the password needs 12 characters or more.",
+    "account_error_email": "give an e-mail address and a clinician reference.",
+    "account_error_taken": "an account with this e-mail address exists already.",
+    "account_error_organization": "your organisation is not known.",
 }
 
 FR: dict[str, str] = {
@@ -285,6 +302,23 @@ FR: dict[str, str] = {
     "no_data": "Aucun questionnaire enregistré pour l'instant.",
     "not_found_title": "Page introuvable",
     "not_found_body": "Cette page n'existe pas, ou ce client n'est pas l'un des vôtres.",
+    "accounts_title": "Comptes de la console",
+    "accounts_intro": "Un compte local permet à un soignant de votre organisation de se"
+    " connecter sans le dossier patient. Remettez-lui le mot de passe en personne ; il voit les"
+    " clients dont la référence soignant est la sienne (un responsable voit tout le monde).",
+    "account_email": "Adresse e-mail",
+    "account_clinician_ref": "Référence du soignant (comme les épisodes la nomment)",
+    "account_role": "Rôle",
+    "account_password": "Mot de passe (12 caractères ou plus)",
+    "account_create": "Créer le compte",
+    "account_created": "Compte créé pour {email}.",
+    "account_refused": "Le compte n'a pas pu être créé : {reason}",
+    "nav_accounts": "Comptes",
+    "account_error_role": "choisissez un rôle.",
+    "account_error_password": "le mot de passe doit compter 12 caractères ou plus.",
+    "account_error_email": "indiquez une adresse e-mail et une référence de soignant.",
+    "account_error_taken": "un compte existe déjà avec cette adresse e-mail.",
+    "account_error_organization": "votre organisation est inconnue.",
 }
 
 WORDS: dict[str, dict[str, str]] = {"en": EN, "fr": FR}

@@ -91,6 +91,11 @@ def test_every_screen_passes_axe_in_both_languages_and_reflows_at_320_pixels(
         check("console-close-refused")
         page.goto(f"{site.url}/console/episodes/{uuid.uuid4()}")
         check("console-not-found")
+        page.goto(site.console_link(f"lead-{clinician}", "lead"))
+        page.get_by_role("link", name="Accounts" if lang == "en" else "Comptes").click()
+        page.locator("form button[type=submit]").last.click()  # nothing filled in: refused
+        expect(page.locator("#error-summary")).to_be_focused()
+        check("console-accounts")
     assert problems == []
     elsewhere = [url for url in site.requests if not url.startswith((site.url, "data:"))]
     assert elsewhere == []

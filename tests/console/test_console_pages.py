@@ -310,3 +310,28 @@ def test_an_alert_of_another_clinician_cannot_be_acted_on(
             select(AlertRecord.acknowledged_at).where(AlertRecord.id == uuid.UUID(alert_id))
         ).scalar_one()
     assert row is None
+
+
+def test_a_lead_makes_a_local_account_that_then_signs_in(app: FastAPI, api: TestClient) -> None:
+    lead = sign_in_by_link(app, api, "dr-lead", role="lead")
+    page = lead.get("/console/accounts?lang=fr")
+    assert page.status_code == 200
+    csrf = csrf_of(page.text)
+    email = f"bea-{uuid.uuid4().hex[:8]}@practice.example"
+    body = {"csrf": csrf, "email": email, "clinician_ref": "dr-bea", "role": "clinician"}
+    short = lead.post("/console/accounts?lang=fr", data={**body, "password": "short"})
+    assert short.status_code == 422
+    assert "le mot de passe doit compter 12 caractères ou plus" in short.text
+    made = lead.post("/console/accounts", data={**body, "password": "a long enough secret"})
+    assert made.status_code == 200
+    assert f"Account created for {email}." in made.text
+    taken = lead.post("/console/accounts", data={**body, "password": "a long enough secret"})
+    assert taken.status_code == 422
+    with TestClient(app) as browser:
+        signed = browser.post(
+            "/console/sign-in", data={"email": email, "password": "a long enough secret"},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert signed.status_code == 303
+        assert "Signed in as dr-bea (clinician)" in browser.get("/console").text
+        assert browser.get("/console/accounts").status_code == 403
