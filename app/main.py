@@ -30,9 +30,9 @@ from app.catalogue.definitions import register_definitions
 from app.catalogue.guidance import load_catalogue
 from app.catalogue.routes import router as catalogue_router
 from app.console import schemas as console_schemas
+from app.console.routes import console_refused
 from app.console.routes import pages as console_pages
 from app.console.routes import router as console_router
-from app.console.routes import sign_in_redirect
 from app.fhir import schemas as fhir_schemas
 from app.fhir.routes import FHIR_BODY_MODELS
 from app.fhir.routes import router as fhir_router
@@ -52,7 +52,7 @@ from app.http.problems import declare_failures, install_problem_handlers
 from app.http.state import AppState
 from app.instruments.registry import load_registry
 from app.platform.db import Database, migration_heads
-from app.platform.errors import ConsoleSignInRequiredError
+from app.platform.errors import ConsoleForbiddenError, ConsoleSignInRequiredError
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
@@ -183,7 +183,8 @@ def create_app(
     check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
-    app.add_exception_handler(ConsoleSignInRequiredError, sign_in_redirect)
+    app.add_exception_handler(ConsoleSignInRequiredError, console_refused)
+    app.add_exception_handler(ConsoleForbiddenError, console_refused)
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert, AlertEvent])
     document_access(app)
     declare_failures(app)

@@ -42,6 +42,7 @@ from app.access.console_sessions import Clinician
 from app.access.keys import Principal
 from app.http.state import state_of
 from app.platform.errors import (
+    ConsoleForbiddenError,
     ConsoleSignInRequiredError,
     ForbiddenError,
     RateLimitedError,
@@ -110,11 +111,13 @@ class ClinicianGuard:
         request.state.jwt_issuer = "console"
         request.state.jwt_subject = who.clinician_ref
         if self.roles and who.role not in self.roles:
-            raise ForbiddenError(f"this page is for the role {' or '.join(self.roles)}")
+            raise ConsoleForbiddenError(f"this page is for the role {' or '.join(self.roles)}")
         if request.method == "POST":
             sent = (await request.form()).get("csrf")
             if not isinstance(sent, str) or not hmac.compare_digest(sent, who.csrf_token):
-                raise ForbiddenError("the form's CSRF token is missing or not this session's")
+                raise ConsoleForbiddenError(
+                    "the form's CSRF token is missing or not this session's"
+                )
         return who
 
     def __repr__(self) -> str:

@@ -31,7 +31,12 @@ from app.http.problems import problem_responses
 from app.http.responses import json_response
 from app.http.state import AppState, State
 from app.http.words import words
-from app.platform.errors import AlertNotFoundError, ConsoleSignInRequiredError, DomainError
+from app.platform.errors import (
+    AlertNotFoundError,
+    ConsoleForbiddenError,
+    ConsoleSignInRequiredError,
+    DomainError,
+)
 from app.platform.errors import EpisodeNotFoundError as EpisodeMissing
 from app.platform.logs import request_id
 from app.records.context import Records
@@ -255,8 +260,14 @@ async def create_account(request: Request, state: State, who: Lead) -> Response:
     return page(request, "console_accounts.html", lang, context)
 
 
-def sign_in_redirect(request: Request, error: Exception) -> Response:
-    """Where a browser without a console session goes: the sign-in page, then back here."""
+def console_refused(request: Request, error: Exception) -> Response:
+    """Where a browser without a console session goes: the sign-in page, then back here; a
+    page refused to a signed-in clinician is a page that says so (403)."""
+    if isinstance(error, ConsoleForbiddenError):
+        lang = page_language(request)
+        text = words(lang)
+        context = {"heading": text["forbidden_title"], "body": text["forbidden_body"]}
+        return page(request, "console_message.html", lang, context, 403)
     assert isinstance(error, ConsoleSignInRequiredError)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/console/sign-in?next={quote(target, safe='')}", 303)

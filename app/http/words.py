@@ -157,6 +157,9 @@ EN: dict[str, str] = {
     "account_created": "Account created for {email}.",
     "account_refused": "The account could not be created: {reason}",
     "nav_accounts": "Accounts",
+    "forbidden_title": "Not allowed",
+    "forbidden_body": "This page is not open to you, or the form was too old: open the page"
+    " again and send it once more.",
     "account_error_role": "choose a role.",
     "account_error_password": "the password needs 12 characters or more.",
     "account_error_email": "give an e-mail address and a clinician reference.",
@@ -314,6 +317,9 @@ FR: dict[str, str] = {
     "account_created": "Compte créé pour {email}.",
     "account_refused": "Le compte n'a pas pu être créé : {reason}",
     "nav_accounts": "Comptes",
+    "forbidden_title": "Accès refusé",
+    "forbidden_body": "Cette page ne vous est pas ouverte, ou le formulaire était trop ancien :"
+    " rouvrez la page et envoyez-le de nouveau.",
     "account_error_role": "choisissez un rôle.",
     "account_error_password": "le mot de passe doit compter 12 caractères ou plus.",
     "account_error_email": "indiquez une adresse e-mail et une référence de soignant.",

@@ -223,6 +223,15 @@ class ConsoleSignInRequiredError(DomainError):
     title = "Sign in to the console"
 
 
+class ConsoleForbiddenError(DomainError):
+    """A console page refused to the signed-in clinician: a lead's page, or a form sent
+    without the session's CSRF token (open the page again and resend it)."""
+
+    status = 403
+    code = "console_forbidden"
+    title = "Not allowed in the console"
+
+
 class FormLinkNotFoundError(DomainError):
     """No form link has this token: it may be mistyped or cut short. Ask for a new link."""
 
