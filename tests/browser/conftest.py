@@ -45,6 +45,7 @@ ARGS = [
 SCREENSHOTS = Path(os.environ.get("BORDIN_SCREENSHOTS", PROJECT_ROOT / "tests/browser/screenshots"))
 PHONE: ViewportSize = {"width": 375, "height": 667}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+KIOSK_SECONDS = 2
 # WCAG 2.1 levels A and AA, as axe-core tags them.
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
@@ -91,8 +92,9 @@ class Site:
 @pytest.fixture(scope="session")
 def site(database_url: str, engine: Engine) -> Iterator[Site]:
     settings = Settings(
-        database_url=database_url, instruments_dir=INSTRUMENTS, webhook_dispatch=False
-    )
+        database_url=database_url, instruments_dir=INSTRUMENTS, webhook_dispatch=False,
+        form_kiosk_seconds=KIOSK_SECONDS,
+    )  # fmt: skip
     organization_id, key = keys.create_organization(
         Database(engine), f"browser tests {uuid.uuid4().hex[:6]}", datetime.now(UTC)
     )

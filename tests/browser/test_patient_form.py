@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, ContextMaker, Site, focused_id, screenshot
+from tests.browser.conftest import (
+    KIOSK_SECONDS,
+    PHONE,
+    ContextMaker,
+    Site,
+    focused_id,
+    screenshot,
+)
 
 
 def tab_to(page: Page, element_id: str, limit: int = 40) -> None:
@@ -98,3 +105,19 @@ def test_without_javascript_the_form_still_submits(site: Site, new_context: Cont
     by_instrument = {a["instrument"]: a["responses"] for a in recorded}
     assert by_instrument["srs"] == {"1": 10, "2": 5, "3": 5, "4": 5}
     assert by_instrument["wai-sr"] == {str(item): 5 for item in range(1, 13)}
+
+
+def test_in_kiosk_mode_the_thank_you_page_returns_to_a_neutral_page(
+    site: Site, new_context: ContextMaker
+) -> None:
+    url = site.form_link(site.episode(), ["srs"], session=1, kiosk=True, language="en")
+    page = new_context().new_page()
+    page.goto(url)
+    for item in range(1, 5):
+        page.locator(f"#item-{item}").focus()
+        page.keyboard.press("Home")
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_text("This screen will clear in a few seconds.")).to_be_visible()
+    page.wait_for_url(f"{site.url}/f/kiosk?lang=en", timeout=(KIOSK_SECONDS + 5) * 1000)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    expect(page.locator("main")).to_contain_text("Please hand the device back.")
