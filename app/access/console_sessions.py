@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -30,8 +31,13 @@ ROLES = ("clinician", "lead")
 LINK_SECONDS = 60
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
-# Verified against when the e-mail is unknown, so that timing does not tell which e-mails exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so that timing does not tell which
+    e-mails exist (made on first use, not at import)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class AccountRefusedError(ValueError):
@@ -154,7 +160,7 @@ def sign_in_with_password(
     with database.session() as session:
         account = store_console.account_by_email(session, email.strip())
         try:
-            _HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
+            _HASHER.verify(account.password_hash if account else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if account is None or account.disabled_at is not None:
