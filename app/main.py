@@ -104,7 +104,6 @@ def create_app(
         database,
         registry,
         LOCAL_ORGANIZATION_ID,
-        statistics_max_age=timedelta(seconds=settings.statistics_max_age_seconds),
         idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
         guidance=catalogue,
     )

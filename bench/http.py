@@ -49,7 +49,7 @@ def serve(target: list[str], env: dict[str, str]) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine imports slowly
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):

@@ -43,14 +43,13 @@ def save_episode_alerts(
     derived: Sequence[Alert],
     times: Mapping[int, datetime],
     now: datetime,
+    existing: Sequence[AlertRecord],
 ) -> list[AlertRecord]:
     """Store the episode's alerts as `derived` now (same opening session, same alert), mark
     those no longer derived `withdrawn`, and write the webhook events the change calls for
-    (at most one per alert). Returns the alerts this write opened or changed."""
-    rows = {
-        row.opened_session: row
-        for row in store.episode_alerts(session, records.organization_id, episode.id)
-    }
+    (at most one per alert). `existing` are the episode's stored alerts (the caller read
+    them). Returns the alerts this write opened or changed."""
+    rows = {row.opened_session: row for row in existing}
     stored = dict(rows)
     before = {key: _derived_state(row) for key, row in stored.items() if row.status != "withdrawn"}
     after: dict[int, Json] = {}

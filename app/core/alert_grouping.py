@@ -21,6 +21,7 @@ published rule on its own. Only moderate and high alerts notify.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -89,6 +90,7 @@ def derive_alerts(
     opening session to the last session it took evidence from when a clinician closed it.
     """
     closures = closures or {}
+    series = _Series(scores)
     ordered: list[tuple[int, int, str, Json | ChangeFinding]] = []
     for flag in flags:
         # Continuing flags first within their session: they say which alert it belongs to.
@@ -99,7 +101,7 @@ def derive_alerts(
     alerts: list[_Building] = []
     holder: dict[str, _Building] = {}  # run of flags -> the alert that took its latest flag
     for session, _, _, item in ordered:
-        target = _target(item, session, alerts, holder, scores)
+        target = _target(item, session, alerts, holder, series)
         if target is None:
             target = _Building(session, closed_after=closures.get(session))
             alerts.append(target)
@@ -111,7 +113,7 @@ def derive_alerts(
             chain = _chain(item)
             if chain is not None:
                 holder[chain] = target
-    return [_finish(alert, scores, dimensions, ended) for alert in alerts]
+    return [_finish(alert, series, dimensions, ended) for alert in alerts]
 
 
 def _target(
@@ -119,7 +121,7 @@ def _target(
     session: int,
     alerts: list[_Building],
     holder: Mapping[str, _Building],
-    scores: Mapping[SeriesKey, Sequence[ScoredSession]],
+    series: _Series,
 ) -> _Building | None:
     chain = _chain(item)
     if chain is not None:
@@ -132,7 +134,7 @@ def _target(
         # A drop on a series and scale where an earlier drop is not back yet: the same rupture.
         for alert in reversed(alerts):
             if alert.accepts(session) and any(
-                _same_series_drop(flag, item) and (_back_at(flag, scores) or session + 1) > session
+                _same_series_drop(flag, item) and (series.back_at(flag) or session + 1) > session
                 for flag in alert.flags
             ):
                 return alert
@@ -163,15 +165,38 @@ def _same_series_drop(flag: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     )
 
 
-def _back_at(
-    evidence: Mapping[str, Any], scores: Mapping[SeriesKey, Sequence[ScoredSession]]
-) -> int | None:
+class _Series:
+    """Every series' scores in session order, for the sessions after a piece of evidence;
+    the first session each flag is back at is worked out once."""
+
+    def __init__(self, scores: Mapping[SeriesKey, Sequence[ScoredSession]]) -> None:
+        self.points = {
+            key: sorted(points, key=lambda p: (p.session, p.administration_id))
+            for key, points in scores.items()
+        }
+        self.sessions = {key: [p.session for p in points] for key, points in self.points.items()}
+        self.last = max((s[-1] for s in self.sessions.values() if s), default=0)
+        self._backs: dict[int, int | None] = {}
+
+    def later(self, key: SeriesKey, session: int) -> Sequence[ScoredSession]:
+        points = self.points.get(key, [])
+        return points[bisect_right(self.sessions.get(key, []), session) :]
+
+    def back_at(self, flag: Mapping[str, Any]) -> int | None:
+        """`_back_at` of a flag held by an alert being built (kept while it is built)."""
+        known = self._backs.get(id(flag), -1)
+        if known == -1:
+            known = self._backs[id(flag)] = _back_at(flag, self)
+        return known
+
+
+def _back_at(evidence: Mapping[str, Any], series: _Series) -> int | None:
     """The first later session at which this piece of evidence is back, or None."""
     session = evidence["session"]
     if evidence.get("rule") == "alliance_change":
         backs = []
         for part in evidence["components"]:
-            later = _later(scores, (part["instrument"], part["rater"], part["scale"]), session)
+            later = series.later((part["instrument"], part["rater"], part["scale"]), session)
             # Back within the client's usual variation of the baseline.
             floor = part["baseline"] - part["within_sd"]
             back = next((p.session for p in later if p.score >= floor - EPSILON), None)
@@ -179,7 +204,7 @@ def _back_at(
                 return None
             backs.append(back)
         return max(backs)
-    later = _later(scores, (evidence["instrument"], evidence["rater"], evidence["scale"]), session)
+    later = series.later((evidence["instrument"], evidence["rater"], evidence["scale"]), session)
     rule = evidence["rule"]
     if rule in DROP_FAMILY:
         # Back once the rule that found the drop would no longer find it: the score is within
@@ -210,18 +235,9 @@ def _in_zone(score: float, threshold: float, zone: str) -> bool:
     return score > threshold + EPSILON
 
 
-def _later(
-    scores: Mapping[SeriesKey, Sequence[ScoredSession]], key: SeriesKey, session: int
-) -> list[ScoredSession]:
-    return sorted(
-        (p for p in scores.get(key, ()) if p.session > session),
-        key=lambda p: (p.session, p.administration_id),
-    )
-
-
 def _finish(
     alert: _Building,
-    scores: Mapping[SeriesKey, Sequence[ScoredSession]],
+    series: _Series,
     dimensions: Mapping[tuple[str, str], str | None],
     ended: bool,
 ) -> Alert:
@@ -235,12 +251,12 @@ def _finish(
     backs: list[int | None] = []
     late = False
     overdue = False
-    last_scored = max((p.session for points in scores.values() for p in points), default=0)
+    last_scored = series.last
     for item in items:
         if item.get("rule") in ("reported_rupture", "rater_discrepancy"):
             key = (item["instrument"], item["rater"], item["rule"], item["scale"])
             item = {**item, "_flagged_sessions": raised.get(key, set())}
-        back = _back_at(item, scores)
+        back = _back_at(item, series)
         backs.append(back)
         # A drop's own rule says when its window passed (its state); other evidence has
         # CONDITION_WINDOW sessions to come back.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -282,6 +283,7 @@ class _Evaluation:
         # (rule, scale) -> the sessions at which a condition rule could be evaluated.
         self.compared: dict[tuple[str, str], list[int]] = {}
         self._scored: dict[str, list[tuple[SeriesPoint, float]]] = {}
+        self._sessions: dict[str, list[int]] = {}  # the sessions of `_scored`, for bisect
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -351,9 +353,13 @@ class _Evaluation:
         reference; unrepaired once the window has passed without that, or the series has
         ended; else pending."""
         last = point.session + window
-        for later, score in self.scores(scale_id):
-            if later.session <= point.session or later.session > last:
-                continue
+        scored = self.scores(scale_id)
+        sessions = self._sessions.get(scale_id)
+        if sessions is None:
+            sessions = self._sessions[scale_id] = [p.session for p, _ in scored]
+        for later, score in scored[bisect_right(sessions, point.session) :]:
+            if later.session > last:
+                break  # in session order: the window is over
             if score >= reference - EPSILON:
                 flag["repaired"] = True
                 flag["repaired_at"] = {

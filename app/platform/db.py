@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,8 +24,10 @@ def make_engine(url: str, **options: Any) -> Engine:
     """An engine with the settings each backend needs to behave like the other.
 
     `hide_parameters`: an error's text never carries the statement's parameters (patient
-    references, answers, a key's hash), wherever it ends up.
+    references, answers, a key's hash), wherever it ends up. JSON columns go through orjson
+    (a long episode's results are decoded several times faster than by the json module).
     """
+    options = {"json_serializer": _json_text, "json_deserializer": orjson.loads, **options}
     if url.startswith("sqlite"):
         engine = create_engine(
             url, hide_parameters=True, connect_args={"check_same_thread": False}, **options
@@ -33,6 +36,10 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True, **options)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

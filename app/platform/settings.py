@@ -63,11 +63,6 @@ class Settings(BaseSettings):
         ge=0,
         description="How long stateless scoring reuses an API key's authentication.",
     )
-    statistics_max_age_seconds: float = Field(
-        default=60,
-        ge=0,
-        description="How long rupture rules reuse an organisation's instrument statistics.",
-    )
     idempotency_key_hours: float = Field(
         default=24,
         gt=0,

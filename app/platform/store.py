@@ -1,10 +1,11 @@
+# Over 600 lines: the one module of SQL (ARCHITECTURE.md), to split by part once issues 14-16 land.
 """Every SQL query of the service, as plain functions over a session."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import (
@@ -32,6 +33,7 @@ from app.platform.tables import (
     Episode,
     IdempotencyRecord,
     InstrumentDefinitionRecord,
+    InstrumentStatistic,
     Organization,
     RuptureFlagRecord,
     UTCDateTime,
@@ -55,10 +57,16 @@ def insert_definitions(session: Session, rows: Sequence[dict[str, object]]) -> N
     session.execute(statement)
 
 
-def ensure_definition(session: Session, row: dict[str, object]) -> None:
-    """Store a definition unless its hash is stored already (a primary-key look-up first)."""
-    if session.get(InstrumentDefinitionRecord, row["definition_hash"]) is None:
+def ensure_definition(session: Session, row: dict[str, object], known: set[str]) -> None:
+    """Store a definition unless its hash is stored already: in `known` (hashes this process
+    has seen stored; definitions are never deleted), else by a primary-key look-up."""
+    definition_hash = str(row["definition_hash"])
+    if definition_hash in known:
+        return
+    if session.get(InstrumentDefinitionRecord, definition_hash) is None:
         insert_definitions(session, [row])
+    else:
+        known.add(definition_hash)
 
 
 def stored_hashes(session: Session, instrument_id: str, version: str) -> list[str]:
@@ -180,17 +188,41 @@ def current_administrations(
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
-def current_results(
-    session: Session, organization_id: UUID, instrument_id: str
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(responses, result) of every administration of an instrument in the organisation that
-    is not withdrawn, for the organisation's own statistics."""
+class EpisodeResult(NamedTuple):
+    """What evaluating an episode reads of each administration: no answers, no ORM object."""
+
+    id: UUID
+    instrument_id: str
+    rater: str
+    session: int
+    status: str
+    administered_at: datetime
+    result: dict[str, Any]
+
+
+def episode_results(
+    session: Session, organization_id: UUID, episode_id: UUID
+) -> list[EpisodeResult]:
+    """Each administration of the episode as its latest revision scored it, in session order."""
     statement = (
-        _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
-        .where(AdministrationRevision.status != "withdrawn")
-        .with_only_columns(AdministrationRevision.responses, AdministrationRevision.result)
+        _with_latest_revision(organization_id, Administration.episode_id == episode_id)
+        .with_only_columns(
+            Administration.id,
+            Administration.instrument_id,
+            Administration.rater,
+            Administration.session,
+            AdministrationRevision.status,
+            AdministrationRevision.administered_at,
+            AdministrationRevision.result,
+        )
+        .order_by(
+            Administration.session,
+            AdministrationRevision.administered_at,
+            Administration.instrument_id,
+            Administration.rater,
+        )
     )
-    return [(row[0], row[1]) for row in session.execute(statement)]
+    return [EpisodeResult(*row) for row in session.execute(statement)]
 
 
 def _with_latest_revision(
@@ -219,17 +251,14 @@ def _with_latest_revision(
     )
 
 
-def replace_flags(
-    session: Session, organization_id: UUID, episode_id: UUID, rows: Sequence[RuptureFlagRecord]
-) -> None:
-    """The episode's flags become `rows` (its series were evaluated again)."""
-    session.execute(
-        delete(RuptureFlagRecord).where(
-            RuptureFlagRecord.organization_id == organization_id,
-            RuptureFlagRecord.episode_id == episode_id,
+def delete_flags(session: Session, flag_ids: Sequence[UUID]) -> None:
+    """Delete these flags (by id: the caller read them from its own organisation's episode);
+    the session's copies are not looked for (the caller no longer uses them)."""
+    if flag_ids:
+        session.execute(
+            delete(RuptureFlagRecord).where(RuptureFlagRecord.id.in_(flag_ids)),
+            execution_options={"synchronize_session": False},
         )
-    )
-    session.add_all(rows)
 
 
 def episode_flags(
@@ -248,10 +277,10 @@ def episode_flags(
 
 def series_results(
     session: Session, organization_id: UUID, instrument_id: str
-) -> list[tuple[UUID, str, int, dict[str, Any]]]:
-    """(episode, rater, session, result) of every administration of an instrument in the
-    organisation that is not withdrawn, in series order: for the within-client spread of
-    each scale (successive sessions of one series)."""
+) -> list[tuple[UUID, str, int, dict[str, Any], dict[str, Any]]]:
+    """(episode, rater, session, responses, result) of every administration of an instrument in
+    the organisation that is not withdrawn, in series order (episode, rater, session): what
+    its maintained statistics are seeded from."""
     statement = (
         _with_latest_revision(organization_id, Administration.instrument_id == instrument_id)
         .where(AdministrationRevision.status != "withdrawn")
@@ -259,11 +288,34 @@ def series_results(
             Administration.episode_id,
             Administration.rater,
             Administration.session,
+            AdministrationRevision.responses,
             AdministrationRevision.result,
         )
         .order_by(Administration.episode_id, Administration.rater, Administration.session)
     )
-    return [(row[0], row[1], row[2], row[3]) for row in session.execute(statement)]
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in session.execute(statement)]
+
+
+def statistic_rows(
+    session: Session, organization_id: UUID, instrument_id: str, shard: int | None = None
+) -> list[InstrumentStatistic]:
+    """The shards of an instrument's maintained sums; one shard, row-locked, if `shard`."""
+    statement = select(InstrumentStatistic).where(
+        InstrumentStatistic.organization_id == organization_id,
+        InstrumentStatistic.instrument_id == instrument_id,
+    )
+    if shard is not None:
+        statement = statement.where(InstrumentStatistic.shard == shard).with_for_update()
+    return list(session.scalars(statement))
+
+
+def delete_statistics(session: Session, organization_id: UUID, instrument_id: str) -> None:
+    session.execute(
+        delete(InstrumentStatistic).where(
+            InstrumentStatistic.organization_id == organization_id,
+            InstrumentStatistic.instrument_id == instrument_id,
+        )
+    )
 
 
 # -- Alerts ----------------------------------------------------------------------------------

@@ -205,6 +205,25 @@ class RuptureFlagRecord(Base):
 ACTIVE_ALERTS = "status IN ('open', 'unrepaired') AND priority_rank >= 1"
 
 
+class InstrumentStatistic(Base):
+    """Running sums of an organisation's administrations of one instrument (the statistics of
+    `app.core.statistics`), kept in shards so that writes to different episodes seldom wait
+    for one another: the organisation's sums are the sum of its shards. Seeded from the
+    stored history by the first write under a definition (`definition_hash`), then changed by
+    each write in its own transaction (app/records/statistics.py). Sums, never answers."""
+
+    __tablename__ = "instrument_statistic"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id"), primary_key=True
+    )
+    instrument_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition_hash: Mapped[str] = mapped_column(String(71))
+    sums: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AlertRecord(Base):
     """An episode's alert: one rupture, derived again from the episode's evidence on every
     write (`app.core.alert_grouping`), identified by the session that opened it. What a

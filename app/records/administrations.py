@@ -33,9 +33,10 @@ from app.platform.errors import (
     SessionAlreadyRecordedError,
 )
 from app.platform.plain import plain_json
-from app.platform.tables import Administration, AdministrationRevision, IdempotencyRecord
+from app.platform.tables import Administration, AdministrationRevision, Episode, IdempotencyRecord
 from app.records.context import Json, Records, audit_write, existing_episode
 from app.records.evaluation import reevaluate
+from app.records.statistics import Change
 from app.records.views import administration_view
 
 
@@ -84,7 +85,9 @@ def record_administration(
                 encounter_ref=new.encounter_ref,
                 created_at=now,
             )
-            store.ensure_definition(session, definition_row(loaded, now))
+            store.ensure_definition(
+                session, definition_row(loaded, now), records.stored_definitions
+            )
             session.add(administration)
             session.flush()  # the session's uniqueness is the database's to enforce
             revision = _revision(
@@ -92,7 +95,8 @@ def record_administration(
                 loaded.definition_hash, new.administered_at, new.responses, result, now,
             )  # fmt: skip
             session.add(revision)
-            changed = reevaluate(session, records, episode.id, now)
+            change = Change(loaded.id, new.rater, new.session, None, revision)
+            changed = reevaluate(session, records, episode, now, change)
             raised = [f for f in changed.flags if f["administration_id"] == str(administration.id)]
             body = plain_json(
                 {
@@ -148,7 +152,9 @@ def correct_administration(
 ) -> Json:
     """Add a corrected revision (the earlier ones stay) and re-evaluate the episode."""
     with records.database.session() as session:
-        administration, history = _administration(session, records, episode_id, administration_id)
+        episode, administration, history = _administration(
+            session, records, episode_id, administration_id
+        )
         current = history[-1]
         loaded = records.registry.get(
             administration.instrument_id,
@@ -156,14 +162,16 @@ def correct_administration(
         )
         result = loaded.scorer.score(responses)
         now = records.now()
-        store.ensure_definition(session, definition_row(loaded, now))
+        known = records.stored_definitions
+        store.ensure_definition(session, definition_row(loaded, now), known)
         revision = _revision(
             records, administration, current.revision + 1, "corrected", reason, loaded.version,
             loaded.definition_hash, administered_at or current.administered_at, responses,
             result, now,
         )  # fmt: skip
         session.add(revision)
-        changed = reevaluate(session, records, episode_id, now)
+        change = _change(administration, current, revision)
+        changed = reevaluate(session, records, episode, now, change)
         body = plain_json(
             {
                 **administration_view(administration, [*history, revision]),
@@ -185,7 +193,9 @@ def withdraw_administration(
 ) -> Json:
     """Withdraw an administration (kept in the history) and re-evaluate the episode."""
     with records.database.session() as session:
-        administration, history = _administration(session, records, episode_id, administration_id)
+        episode, administration, history = _administration(
+            session, records, episode_id, administration_id
+        )
         current = history[-1]
         if current.status == "withdrawn":
             raise AlreadyWithdrawnError(f"administration {administration_id} is already withdrawn")
@@ -196,7 +206,8 @@ def withdraw_administration(
             current.responses, current.result, now,
         )  # fmt: skip
         session.add(revision)
-        changed = reevaluate(session, records, episode_id, now)
+        change = _change(administration, current, revision)
+        changed = reevaluate(session, records, episode, now, change)
         body = plain_json(
             {
                 **administration_view(administration, [*history, revision]),
@@ -235,14 +246,24 @@ def list_administrations(
 
 def _administration(
     session: Session, records: Records, episode_id: uuid.UUID, administration_id: uuid.UUID
-) -> tuple[Administration, list[AdministrationRevision]]:
-    existing_episode(session, records, episode_id, for_update=True)
+) -> tuple[Episode, Administration, list[AdministrationRevision]]:
+    episode = existing_episode(session, records, episode_id, for_update=True)
     administration = store.get_administration(
         session, records.organization_id, episode_id, administration_id
     )
     if administration is None:
         raise AdministrationNotFoundError(f"no administration {administration_id} in this episode")
-    return administration, store.revisions(session, administration.id)
+    return episode, administration, store.revisions(session, administration.id)
+
+
+def _change(
+    administration: Administration,
+    before: AdministrationRevision,
+    after: AdministrationRevision,
+) -> Change:
+    return Change(
+        administration.instrument_id, administration.rater, administration.session, before, after
+    )
 
 
 def _revision(

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from app.access import audit
 from app.catalogue.guidance import Catalogue
-from app.core.ruptures import ScaleStatistics
 from app.instruments.registry import InstrumentRegistry
 from app.platform import store
 from app.platform.db import Database
@@ -30,26 +29,12 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Records:
-    """What the use cases need: the database, the instruments, whose records, and a clock.
-
-    The organisation's statistics of an instrument (a full pass over its administrations) are
-    computed at most once per `statistics_max_age` in this process and reused in between:
-    a between-client SD estimated from hundreds of administrations barely moves with one more.
-    """
+    """What the use cases need: the database, the instruments, whose records, and a clock."""
 
     database: Database
     registry: InstrumentRegistry
     organization_id: uuid.UUID
     now: Callable[[], datetime] = field(default=_utc_now)
-    statistics_max_age: timedelta = timedelta(seconds=60)
-    statistics_cache: dict[tuple[uuid.UUID, str], tuple[datetime, dict[str, ScaleStatistics]]] = (
-        field(default_factory=dict, repr=False, compare=False)
-    )
-    # (organisation, instrument) -> (rater, scale) -> (pairs of successive sessions, sum of
-    # their squared differences): the within-client spreads of the alert policy.
-    successive_cache: dict[
-        tuple[uuid.UUID, str], tuple[datetime, dict[tuple[str, str], tuple[int, float]]]
-    ] = field(default_factory=dict, repr=False, compare=False)
 
     # How long an Idempotency-Key replays its first response (then it may be used again),
     # and when this process last forgot each organisation's expired keys.
@@ -58,14 +43,16 @@ class Records:
         default_factory=dict, repr=False, compare=False
     )
 
+    # Definition hashes this process has seen stored (they are never deleted).
+    stored_definitions: set[str] = field(default_factory=set, repr=False, compare=False)
+
     # Who is calling, for the audit events that writes append in their own transaction.
     caller: audit.Caller | None = None
     # The repair guidance each flag is given (ids; the API renders them in a language).
     guidance: Catalogue | None = None
 
     def for_caller(self, organization_id: uuid.UUID, caller: audit.Caller) -> Records:
-        """The records of the caller's organisation (the statistics cache is shared, keyed by
-        organisation); writes audit themselves as `caller`."""
+        """The records of the caller's organisation; writes audit themselves as `caller`."""
         return replace(self, organization_id=organization_id, caller=caller)
 
 

@@ -10,10 +10,11 @@ from datetime import date
 
 from app.platform import store
 from app.platform.cursors import decode_time_cursor, encode_time_cursor
-from app.platform.errors import EpisodeAlreadyEndedError, EpisodeNotFoundError
+from app.platform.errors import EpisodeAlreadyEndedError
 from app.platform.tables import Episode
 from app.records.context import Json, Records, audit_write, existing_episode
 from app.records.evaluation import reevaluate
+from app.records.statistics import forget_episode
 from app.records.views import episode_view
 
 
@@ -52,8 +53,10 @@ def erase_episode(records: Records, episode_id: uuid.UUID) -> None:
     """Right to erasure: the episode and everything recorded in it, for good. The audit
     trail keeps that it happened (the event), never what was erased."""
     with records.database.session() as session:
-        if store.delete_episode(session, records.organization_id, episode_id) == 0:
-            raise EpisodeNotFoundError(f"no episode {episode_id}")
+        existing_episode(session, records, episode_id, for_update=True)
+        rows = store.current_administrations(session, records.organization_id, episode_id)
+        forget_episode(session, records, episode_id, rows, records.now())
+        store.delete_episode(session, records.organization_id, episode_id)
         audit_write(session, records, "eraseEpisode", "episode", episode_id, 204)
         session.commit()
 
@@ -72,7 +75,7 @@ def close_episode(records: Records, episode_id: uuid.UUID, *, ended_on: date, re
                 )
             return episode_view(episode)
         episode.ended_on, episode.end_reason = ended_on, reason
-        reevaluate(session, records, episode_id, records.now())
+        reevaluate(session, records, episode, records.now())
         audit_write(session, records, "closeEpisode", "episode", episode_id, 200)
         session.commit()
         return episode_view(episode)

@@ -7,10 +7,11 @@ alliance over time (trajectories, flags, statistics)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from app.alerts import alerts, webhooks
@@ -27,7 +28,8 @@ from app.core.alert_policy import (
 )
 from app.core.flag_events import flag_changes
 from app.core.ruptures import ScaleStatistics, SeriesPoint, detect_ruptures, organisation_statistics
-from app.core.statistics import scale_summaries
+from app.core.statistics import Sums, successive_from_sums, summaries_from_sums
+from app.core.windows import first_affected, repair_reach
 from app.instruments.definition import (
     Dimension,
     InstrumentDefinition,
@@ -37,33 +39,36 @@ from app.instruments.definition import (
     VDropRule,
 )
 from app.platform import store
-from app.platform.errors import InvalidResponsesError, UnknownInstrumentError
+from app.platform.errors import UnknownInstrumentError
 from app.platform.plain import plain_json
-from app.platform.tables import AlertRecord, Episode, RuptureFlagRecord
+from app.platform.tables import (
+    AlertRecord,
+    Episode,
+    RuptureFlagRecord,
+)
 from app.records.context import Json, Records, existing_episode
+from app.records.statistics import Change, apply_change, counted, organisation_sums
 
 
 def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rater: str) -> Json:
     """The series' scores by session, with its flags and the rules it could not evaluate."""
     records.registry.get(instrument)  # an unknown instrument is a 404, not an empty series
     with records.database.session() as session:
-        existing_episode(session, records, episode_id)
-        evaluation = evaluate_episode(session, records, episode_id)
-        rows = store.current_administrations(session, records.organization_id, episode_id)
+        episode = existing_episode(session, records, episode_id)
+        rows = store.episode_results(session, records.organization_id, episode_id)
+        evaluation = evaluate_episode(session, records, episode, rows)
     points = [
         {
-            "session": administration.session,
-            "administered_at": revision.administered_at,
-            "administration_id": administration.id,
+            "session": row.session,
+            "administered_at": row.administered_at,
+            "administration_id": row.id,
             "scales": {
                 scale_id: {key: scale[key] for key in ("score", "mean", "pomp")}
-                for scale_id, scale in revision.result["scales"].items()
+                for scale_id, scale in row.result["scales"].items()
             },
         }
-        for administration, revision in rows
-        if administration.instrument_id == instrument
-        and administration.rater == rater
-        and revision.status != "withdrawn"
+        for row in rows
+        if row.instrument_id == instrument and row.rater == rater and row.status != "withdrawn"
     ]
 
     def in_series(entry: Json) -> bool:
@@ -83,8 +88,8 @@ def trajectory(records: Records, episode_id: uuid.UUID, *, instrument: str, rate
 def episode_ruptures(records: Records, episode_id: uuid.UUID) -> Json:
     """Every flag of the episode in its current state (repairs settled so far)."""
     with records.database.session() as session:
-        existing_episode(session, records, episode_id)
-        evaluation = evaluate_episode(session, records, episode_id)
+        episode = existing_episode(session, records, episode_id)
+        evaluation = evaluate_episode(session, records, episode)
     return plain_json({"items": evaluation.flags, "not_evaluated": evaluation.not_evaluated})
 
 
@@ -92,8 +97,8 @@ def instrument_statistics(records: Records, instrument_id: str) -> Json:
     """The organisation's own count, mean, SD and Cronbach's alpha of each scale."""
     loaded = records.registry.get(instrument_id)
     with records.database.session() as session:
-        summaries = _organisation_summaries(session, records, loaded.definition)
-    return {"instrument": instrument_id, "scales": summaries}
+        sums = organisation_sums(session, records, instrument_id)
+    return {"instrument": instrument_id, "scales": summaries_from_sums(loaded.definition, sums)}
 
 
 @dataclass(frozen=True)
@@ -107,46 +112,58 @@ class EpisodeEvaluation:
     times: dict[int, datetime] = field(default_factory=dict)
     ended: bool = False
     setting: str | None = None
+    # The organisation's sums of each instrument read so far (one query each).
+    sums: dict[str, Sums] = field(default_factory=dict)
+
+
+Rows = list[store.EpisodeResult]
 
 
 def evaluate_episode(
-    session: Session, records: Records, episode_id: uuid.UUID
+    session: Session,
+    records: Records,
+    episode: Episode,
+    rows: Rows | None = None,
+    since: int | None = None,
 ) -> EpisodeEvaluation:
-    """Evaluate every series of the episode (current, non-withdrawn administrations)."""
-    rows = store.current_administrations(session, records.organization_id, episode_id)
+    """Evaluate every series of the episode (current, non-withdrawn administrations; `rows`
+    when the caller has just read them). With `since`, only the flags of that session and
+    after are returned (the rules still read the whole series)."""
+    if rows is None:
+        rows = store.episode_results(session, records.organization_id, episode.id)
     series: dict[tuple[str, str], list[SeriesPoint]] = {}
     by_instrument: dict[str, list[SeriesPoint]] = {}
     times: dict[int, datetime] = {}
-    for administration, revision in rows:
-        if revision.status == "withdrawn":
+    for row in rows:
+        if row.status == "withdrawn":
             continue
-        earliest = times.get(administration.session)
-        if earliest is None or revision.administered_at < earliest:
-            times[administration.session] = revision.administered_at
+        earliest = times.get(row.session)
+        if earliest is None or row.administered_at < earliest:
+            times[row.session] = row.administered_at
         point = SeriesPoint(
-            administration_id=str(administration.id),
-            session=administration.session,
-            administered_at=revision.administered_at,
-            scales=revision.result["scales"],
-            flags=revision.result["flags"],
+            administration_id=str(row.id),
+            session=row.session,
+            administered_at=row.administered_at,
+            scales=row.result["scales"],
+            flags=row.result["flags"],
         )
-        series.setdefault((administration.instrument_id, administration.rater), []).append(point)
-        by_instrument.setdefault(administration.instrument_id, []).append(point)
+        series.setdefault((row.instrument_id, row.rater), []).append(point)
+        by_instrument.setdefault(row.instrument_id, []).append(point)
     flags: list[Json] = []
     not_evaluated: list[Json] = []
     scores: dict[SeriesKey, list[ScoredSession]] = {}
     scale_dimensions: dict[tuple[str, str], str | None] = {}
     statistics: dict[str, dict[str, ScaleStatistics]] = {}
-    episode = store.get_episode(session, records.organization_id, episode_id)
-    setting = episode.setting if episode is not None else None
-    ended = episode is not None and episode.ended_on is not None
+    sums: dict[str, Sums] = {}
+    setting = episode.setting
+    ended = episode.ended_on is not None
     for (instrument_id, rater), points in sorted(series.items()):
         try:
             definition = records.registry.get(instrument_id).definition
         except UnknownInstrumentError:
             continue  # an instrument no longer loaded: its rules cannot be read
         if instrument_id not in statistics:
-            statistics[instrument_id] = _organisation_statistics(session, records, definition)
+            statistics[instrument_id] = _organisation_statistics(session, records, definition, sums)
         counterparts = {
             rule.counterpart: by_instrument.get(rule.counterpart, [])
             for rule in definition.ruptures
@@ -170,6 +187,8 @@ def evaluate_episode(
                 and (score := point.scales[scale.id]["score"]) is not None
             ]
         for flag in evaluation["flags"]:
+            if since is not None and flag["session"] < since:
+                continue
             entry: Json = {**labels, **flag}
             if records.guidance is not None:
                 dimension = dimensions.get(flag["scale"])
@@ -185,8 +204,9 @@ def evaluate_episode(
         not_evaluated.extend({**labels, **entry} for entry in evaluation["not_evaluated"])
     flags.sort(key=lambda flag: (flag["session"], flag["instrument"], flag["rater"]))
     return EpisodeEvaluation(
-        flags, not_evaluated, scores, scale_dimensions, times, ended=ended, setting=setting
-    )
+        flags, not_evaluated, scores, scale_dimensions, times, ended=ended, setting=setting,
+        sums=sums,
+    )  # fmt: skip
 
 
 def _dimension(dimension: Dimension | None) -> str | None:
@@ -198,6 +218,7 @@ def episode_alerts_now(
     records: Records,
     evaluation: EpisodeEvaluation,
     stored: list[AlertRecord],
+    since: int | None = None,
 ) -> list[Alert]:
     """The episode's alerts as its evidence derives them now: the flags, the alert policy's
     change findings (the organisation's profile), and the clinicians' closures."""
@@ -206,10 +227,24 @@ def episode_alerts_now(
         organisation.alert_profile if organisation is not None else DEFAULT_PROFILE,
         PROFILES[DEFAULT_PROFILE],
     )
-    spreads = _within_spreads(session, records, set(evaluation.scores))
+    spreads = _within_spreads(session, records, set(evaluation.scores), evaluation.sums)
     changes = change_findings({key: evaluation.scores[key] for key in spreads}, spreads, profile)
+    if since is not None:
+        # Before `since`, the findings stay as the stored alerts hold them (like the flags).
+        changes = [
+            *(
+                change
+                for row in stored
+                if row.status != "withdrawn"
+                for change in row.content.get("changes", [])
+                if change["session"] < since
+            ),
+            *(change for change in changes if change["session"] >= since),
+        ]
     if records.guidance is not None:
         for change in changes:
+            if since is not None and change["session"] < since:
+                continue
             change["guidance"] = records.guidance.select(
                 dimension="alliance", kinds=[], rule="alliance_change", state="new",
                 setting=evaluation.setting, session=change["session"],
@@ -234,23 +269,96 @@ class Reevaluation:
 
 
 def reevaluate(
-    session: Session, records: Records, episode_id: uuid.UUID, now: datetime
+    session: Session,
+    records: Records,
+    episode: Episode,
+    now: datetime,
+    change: Change | None = None,
 ) -> Reevaluation:
-    """Evaluate the episode again and store its flags and alerts. The events this write calls
-    for go to the webhook outbox in this same transaction (`app.alerts`): at most one
-    `alert.*` event per alert, and `rupture.*` events for endpoints that asked for them."""
+    """Add the write's `change` to the organisation's statistics, evaluate the episode (its row
+    locked by the caller) again from the first session the change can affect, and store what
+    changed of its flags and alerts; without a change, the episode has just ended. The flags
+    before that session stay as stored (`app.core.windows`). The events this write calls for
+    go to the webhook outbox in this same transaction (`app.alerts`): at most one `alert.*`
+    event per alert, and `rupture.*` events for endpoints that asked for them."""
     session.flush()
-    before = [row.flag for row in store.episode_flags(session, records.organization_id, episode_id)]
-    evaluation = evaluate_episode(session, records, episode_id)
-    store.replace_flags(
-        session,
-        records.organization_id,
-        episode_id,
-        [
+    rows = store.episode_results(session, records.organization_id, episode.id)
+    if change is not None:
+        apply_change(session, records, episode.id, change, rows, now)
+    since = _first_affected(records, rows, change)
+    stored_flags = store.episode_flags(session, records.organization_id, episode.id)
+    kept = [row.flag for row in stored_flags if row.session < since]
+    replaced = [row for row in stored_flags if row.session >= since]
+    evaluation = evaluate_episode(session, records, episode, rows, since)
+    _store_flags(session, records, episode, replaced, evaluation.flags, now)
+    changes = flag_changes([row.flag for row in replaced], evaluation.flags)
+    if changes:
+        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
+    flags = sorted([*kept, *evaluation.flags], key=lambda f: f["session"])  # stable
+    evaluation = replace(evaluation, flags=flags)
+    stored = store.episode_alerts(session, records.organization_id, episode.id)
+    derived = episode_alerts_now(session, records, evaluation, stored, since)
+    changed = alerts.save_episode_alerts(
+        session, records, episode, derived, evaluation.times, now, stored
+    )
+    return Reevaluation(flags, changed, episode)
+
+
+def _first_affected(records: Records, rows: Rows, change: Change | None) -> int:
+    """The first session whose flags the change can alter, over the episode's series (a
+    client/therapist gap reads the other series of its session); for the end of the
+    episode (no change), the first whose flags the end can alter."""
+    series: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        if row.status != "withdrawn":
+            series.setdefault((row.instrument_id, row.rater), []).append(row.session)
+    first: int | None = None
+    for (instrument_id, rater), sessions in series.items():
+        try:
+            definition = records.registry.get(instrument_id).definition
+        except UnknownInstrumentError:
+            continue
+        if change is None:
+            candidate = first_affected(definition, sessions, sessions, sessions[-1] + 1)
+        elif (instrument_id, rater) == (change.instrument_id, change.rater):
+            others = [number for number in sessions if number != change.session]
+            before = sorted([*others, change.session] if counted(change.before) else others)
+            candidate = first_affected(definition, before, sessions, change.session)
+        else:
+            continue
+        first = candidate if first is None else min(first, candidate)
+    if change is not None and first is None:  # the series is empty now: its last one went
+        first = change.session - max(
+            (repair_reach(loaded.definition) for loaded in records.registry), default=0
+        )
+    return first if first is not None else 0
+
+
+def _store_flags(
+    session: Session,
+    records: Records,
+    episode: Episode,
+    stored: Sequence[RuptureFlagRecord],
+    flags: Sequence[Json],
+    now: datetime,
+) -> None:
+    """Make the stored flags the evaluation's: those unchanged stay as they are, the others
+    are deleted or added (a write to a long episode touches the few flags it changed)."""
+    kept: dict[bytes, list[RuptureFlagRecord]] = {}
+    for row in stored:
+        kept.setdefault(_canonical(row.flag), []).append(row)
+    added: list[RuptureFlagRecord] = []
+    for flag in flags:
+        plain = plain_json(flag)
+        same = kept.get(_canonical(plain))
+        if same:
+            same.pop()
+            continue
+        added.append(
             RuptureFlagRecord(
                 id=uuid.uuid4(),
                 organization_id=records.organization_id,
-                episode_id=episode_id,
+                episode_id=episode.id,
                 administration_id=uuid.UUID(flag["administration_id"]),
                 instrument_id=flag["instrument"],
                 rater=flag["rater"],
@@ -258,27 +366,23 @@ def reevaluate(
                 scale=flag["scale"],
                 session=flag["session"],
                 state=flag["state"],
-                flag=plain_json(flag),
+                flag=plain,
                 evaluated_at=now,
             )
-            for flag in evaluation.flags
-        ],
-    )
-    episode = existing_episode(session, records, episode_id)
-    changes = flag_changes(before, evaluation.flags)
-    if changes:
-        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
-    stored = store.episode_alerts(session, records.organization_id, episode_id)
-    derived = episode_alerts_now(session, records, evaluation, stored)
-    changed = alerts.save_episode_alerts(session, records, episode, derived, evaluation.times, now)
-    return Reevaluation(evaluation.flags, changed, episode)
+        )
+    store.delete_flags(session, [row.id for rows in kept.values() for row in rows])
+    session.add_all(added)
+
+
+def _canonical(flag: Json) -> bytes:
+    return orjson.dumps(flag, option=orjson.OPT_SORT_KEYS)
 
 
 _ORGANISATION_RULES = (ReliableDropRule, VDropRule, SuddenLossRule)
 
 
 def _organisation_statistics(
-    session: Session, records: Records, definition: InstrumentDefinition
+    session: Session, records: Records, definition: InstrumentDefinition, sums: dict[str, Sums]
 ) -> dict[str, ScaleStatistics]:
     """Spread of each scale in the organisation's data, for rules without declared norms."""
     normed = {norm.scale for norm in definition.norms}
@@ -288,14 +392,15 @@ def _organisation_statistics(
     )
     if not needed:
         return {}
-    now = records.now()
-    cache_key = (records.organization_id, definition.id)
-    cached = records.statistics_cache.get(cache_key)
-    if cached is not None and now - cached[0] < records.statistics_max_age:
-        return cached[1]
-    fresh = organisation_statistics(_organisation_summaries(session, records, definition))
-    records.statistics_cache[cache_key] = (now, fresh)
-    return fresh
+    summaries = summaries_from_sums(definition, _sums(session, records, definition.id, sums))
+    return organisation_statistics(summaries)
+
+
+def _sums(session: Session, records: Records, instrument_id: str, read: dict[str, Sums]) -> Sums:
+    """The organisation's sums of an instrument, read once per evaluation."""
+    if instrument_id not in read:
+        read[instrument_id] = organisation_sums(session, records, instrument_id)
+    return read[instrument_id]
 
 
 # The scales the alert policy weighs: each instrument's overall alliance score.
@@ -303,7 +408,7 @@ POLICY_DIMENSION = "alliance"
 
 
 def _within_spreads(
-    session: Session, records: Records, keys: set[SeriesKey]
+    session: Session, records: Records, keys: set[SeriesKey], sums: dict[str, Sums]
 ) -> dict[SeriesKey, WithinSpread]:
     """The within-client spread of each series' overall alliance scale: the organisation's own
     (successive sessions of its episodes) once it rests on enough pairs, else a declared
@@ -317,7 +422,7 @@ def _within_spreads(
         alliance = [s.id for s in definition.scales if _dimension(s.dimension) == POLICY_DIMENSION]
         if not alliance:
             continue
-        successive = _successive_differences(session, records, instrument_id)
+        successive = successive_from_sums(_sums(session, records, instrument_id, sums))
         norms = {norm.scale: norm for norm in definition.norms}
         for key in sorted(keys):
             if key[0] != instrument_id or key[2] not in alliance:
@@ -337,49 +442,3 @@ def _within_spreads(
             if spread is not None:
                 spreads[key] = spread
     return spreads
-
-
-def _successive_differences(
-    session: Session, records: Records, instrument_id: str
-) -> dict[tuple[str, str], tuple[int, float]]:
-    """(rater, scale) -> (pairs of successive sessions, sum of their squared differences),
-    over the organisation's episodes. Computed at most once per `statistics_max_age` in this
-    process, like the other statistics."""
-    now = records.now()
-    cache_key = (records.organization_id, instrument_id)
-    cached = records.successive_cache.get(cache_key)
-    if cached is not None and now - cached[0] < records.statistics_max_age:
-        return cached[1]
-    totals: dict[tuple[str, str], tuple[int, float]] = {}
-    previous: tuple[uuid.UUID, str, dict[str, Any]] | None = None
-    for episode_id, rater, _, result in store.series_results(
-        session, records.organization_id, instrument_id
-    ):
-        scales = result["scales"]
-        if previous is not None and previous[:2] == (episode_id, rater):
-            for scale_id, scale in scales.items():
-                before = previous[2].get(scale_id, {}).get("score")
-                score = scale["score"]
-                if before is not None and score is not None:
-                    pairs, squares = totals.get((rater, scale_id), (0, 0.0))
-                    totals[(rater, scale_id)] = (pairs + 1, squares + (score - before) ** 2)
-        previous = (episode_id, rater, scales)
-    records.successive_cache[cache_key] = (now, totals)
-    return totals
-
-
-def _organisation_summaries(
-    session: Session, records: Records, definition: InstrumentDefinition
-) -> dict[str, Any]:
-    rows = store.current_results(session, records.organization_id, definition.id)
-    scorer = records.registry.get(definition.id).scorer
-    scores: list[dict[str, float | None]] = []
-    item_values: list[list[float | None]] = []
-    for responses, result in rows:
-        try:
-            keyed = scorer.keyed_values(responses)
-        except InvalidResponsesError:
-            continue  # answers to another version's items: not comparable item by item
-        scores.append({scale_id: scale["score"] for scale_id, scale in result["scales"].items()})
-        item_values.append(keyed)
-    return dict(scale_summaries(definition, scores, item_values))
