@@ -2,8 +2,8 @@
 one-time sign-in links and sessions, and each organisation's crisis text.
 
 Revision ID: 79ab835b4437
-Revises: 184337b8bb70
-Create Date: 2026-11-30 09:50:25.134177+00:00
+Revises: 377a5395cbd3
+Create Date: 2026-11-30 11:00:00+00:00
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "79ab835b4437"
-down_revision: str | None = "184337b8bb70"
+down_revision: str | None = "377a5395cbd3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
