@@ -30,6 +30,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/bordin/bin:$PATH \
     INSTRUMENTS_DIR=/srv/bordin/instruments \
     GUIDANCE_FILE=/srv/bordin/guidance/catalogue.yaml \
+    LANGUAGES_DIR=/srv/bordin/languages \
     DATABASE_URL=sqlite:////srv/bordin/data/bordin.db \
     PORT=8000 \
     WORKERS=1 \
@@ -42,6 +43,7 @@ COPY alembic.ini ./
 COPY migrations ./migrations
 COPY instruments ./instruments
 COPY guidance ./guidance
+COPY languages ./languages
 RUN mkdir -p /srv/bordin/data && chown bordin /srv/bordin/data
 VOLUME /srv/bordin/data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +28,8 @@ from app.alerts.routes import webhook_events as webhook_alerts
 from app.alerts.schemas import AlertEvent, RuptureAlert
 from app.catalogue import schemas as catalogue_schemas
 from app.catalogue.definitions import register_definitions
-from app.catalogue.guidance import load_catalogue
+from app.catalogue.guidance import DOMAIN as GUIDANCE
+from app.catalogue.guidance import Catalogue, Guidance, load_catalogue
 from app.catalogue.routes import router as catalogue_router
 from app.console import schemas as console_schemas
 from app.console.routes import console_refused
@@ -48,11 +50,17 @@ from app.http.docs import add_docs
 from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
 from app.http.pages import STATIC_PATH, static_files
-from app.http.problems import declare_failures, install_problem_handlers
+from app.http.problems import PROBLEMS, declare_failures, install_problem_handlers
 from app.http.state import AppState
-from app.instruments.registry import load_registry
+from app.instruments import texts
+from app.instruments.registry import InstrumentRegistry, load_registry
+from app.languages.catalogues import Catalogues, load_catalogues
 from app.platform.db import Database, migration_heads
-from app.platform.errors import ConsoleForbiddenError, ConsoleSignInRequiredError
+from app.platform.errors import (
+    ConsoleForbiddenError,
+    ConsoleSignInRequiredError,
+    problem_types,
+)
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
@@ -63,6 +71,7 @@ from app.scoring import schemas as scoring_schemas
 from app.scoring.routes import BODY_MODELS
 from app.scoring.routes import router as scoring_router
 
+logger = logging.getLogger("bordin.languages")
 MIGRATIONS = PROJECT_ROOT / "migrations"
 # The licence the OpenAPI document declares (SPDX).
 LICENSE = {"name": "Apache 2.0", "identifier": "Apache-2.0"}
@@ -90,14 +99,15 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 def create_app(
     settings: Settings, database: Database | None = None, *, resolve: Resolve | None = None
 ) -> FastAPI:
-    """Load and check every instrument and the guidance catalogue (fail fast, naming file and
-    field), then build the app.
+    """Load and check every instrument, the guidance catalogue and the language catalogues
+    (fail fast, naming file and field), then build the app.
 
     `database` lets tests hand in an engine they own; by default one is made from the URL.
     `resolve` lets tests resolve webhook host names of their own; by default the system does.
     """
     registry = load_registry(settings.instruments_dir)
     catalogue = load_catalogue(settings.guidance_file)
+    languages = load_languages(settings, registry, catalogue)
     database = database or Database.from_url(settings.database_url)
     # Every record belongs to the local organisation until API keys name one.
     records = Records(
@@ -105,13 +115,15 @@ def create_app(
         registry,
         LOCAL_ORGANIZATION_ID,
         idempotency_lifetime=timedelta(hours=settings.idempotency_key_hours),
-        guidance=catalogue,
+        guidance=Guidance(catalogue, languages),
+        languages=languages,
     )
     egress = EgressPolicy(settings.webhook_allow_private_networks, resolve or system_resolve)
     state = AppState(
         settings=settings,
         database=database,
         registry=registry,
+        languages=languages,
         records=records,
         auth_cache=AuthenticationCache(settings.auth_cache_seconds),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
@@ -207,6 +219,26 @@ def console_secret(settings: Settings) -> bytes:
     if settings.console_secret is not None:
         return settings.console_secret.get_secret_value().encode()
     return secrets.token_bytes(32)
+
+
+def load_languages(
+    settings: Settings, registry: InstrumentRegistry, guidance: Catalogue
+) -> Catalogues:
+    """The language catalogues, checked against their English sources: the instruments'
+    texts, the guidance catalogue's, the problem titles and `en/ui.yaml`. A key a language
+    lacks is shown in English and logged here, once, with its file."""
+    sources = {texts.domain(loaded.definition): texts.source_texts(loaded.definition)
+               for loaded in registry}  # fmt: skip
+    sources[GUIDANCE] = guidance.source_texts()
+    sources[PROBLEMS] = {code: kind.title for code, kind in problem_types().items()}
+    languages = load_catalogues(settings.languages_dir, sources)
+    for missing in languages.missing:
+        shown = ", ".join(missing.keys[:5]) + (", ..." if len(missing.keys) > 5 else "")
+        logger.warning(
+            "language %s: %s lacks %d key(s), shown in English: %s",
+            missing.language, missing.path, len(missing.keys), shown,
+        )  # fmt: skip
+    return languages
 
 
 def token_verifier(settings: Settings) -> TokenVerifier | None:

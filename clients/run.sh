@@ -7,9 +7,10 @@
 # 3. The same document -> openapi-typescript -> tsc --strict over clients/typescript/usage.ts.
 # 4. The same document -> `redocly lint` (@redocly/cli, clients/browser/redocly.yaml): clean.
 # 5. LHC-Forms (npm lforms, its published tarball checked against LFORMS_INTEGRITY) renders every
-#    Questionnaire in English and French in Debian's headless Chromium; each is answered, and
-#    the QuestionnaireResponse it makes must score as the JSON route scores the same answers
-#    (clients/browser/forms.py); /docs and /redoc must render from the server alone.
+#    Questionnaire in every language of GET /v1/languages in Debian's headless Chromium; each
+#    is answered, and the QuestionnaireResponse it makes must score as the JSON route scores
+#    the same answers (clients/browser/forms.py); /docs and /redoc must render from the server
+#    alone.
 # Everything generated lives in a temporary folder (and clients/*/generated/, ignored);
 # nothing generated is committed or edited. The server is stopped on any exit. npm's cache
 # keeps the packages (and the lforms tarball) between runs.
@@ -80,7 +81,7 @@ KEY=$("$BIN/bordin" create-organization "client smoke test" | sed -n 's/^admin k
 "$BIN/uvicorn" --factory app.main:app_factory --host 127.0.0.1 --port "$PORT" \
   --no-access-log --no-server-header >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do  # up to a minute: imports alone take 20 s on a loaded machine
   curl -sf "$BASE_URL/health" >/dev/null && break
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "the server stopped" >&2; exit 1; }
   sleep 0.1
@@ -119,7 +120,7 @@ cp "$WORK/openapi.json" clients/browser/generated/openapi.json
 (cd clients/browser && npx --no-install redocly lint generated/openapi.json --config redocly.yaml \
   --format=summary 2>&1 | grep -v '[║╔╚]')  # without Redocly's banner about Node.js 20
 
-step "LHC-Forms in Chromium: every Questionnaire, English and French"
+step "LHC-Forms in Chromium: every Questionnaire in every language"
 BORDIN_KEY=$KEY PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$BIN/python" clients/browser/forms.py \
   "$BASE_URL" "$WORK/lforms/package/dist/lforms"
 step "clients done"

@@ -24,8 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.access import keys
+from app.catalogue.guidance import load_catalogue
 from app.instruments.registry import InstrumentRegistry, load_registry
-from app.main import create_app
+from app.languages.catalogues import Catalogues
+from app.main import create_app, load_languages
 from app.platform.db import Database, make_engine
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
@@ -93,6 +95,17 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def registry() -> InstrumentRegistry:
     return load_registry(INSTRUMENTS)
+
+
+@pytest.fixture(scope="session")
+def languages(registry: InstrumentRegistry) -> Catalogues:
+    """The language catalogues the service ships, checked against these instruments."""
+    return shipped_languages(registry)
+
+
+def shipped_languages(registry: InstrumentRegistry) -> Catalogues:
+    settings = Settings()
+    return load_languages(settings, registry, load_catalogue(settings.guidance_file))
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def test_the_app_holds_at_its_top_only_entry_points_and_its_parts() -> None:
     parts = sorted(path.name for path in app.iterdir() if (path / "__init__.py").exists())
     assert parts == [
         "access", "alerts", "catalogue", "console", "core", "fhir", "forms", "health", "http",
-        "instruments", "platform", "records", "scoring",
+        "instruments", "languages", "platform", "records", "scoring",
     ]  # fmt: skip
     for part in parts:
         docstring = (app / part / "__init__.py").read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.alerts import webhooks
-from app.catalogue.guidance import Catalogue
+from app.catalogue.guidance import Guidance
 from app.core.alert_grouping import PRIORITY_RANK, Alert, alert_events
 from app.core.alert_policy import DEFAULT_PROFILE
 from app.platform import store
@@ -97,7 +97,9 @@ def save_episode_alerts(
             changed.append(row)
     for key, event in alert_events(before, after).items():
         view = rendered(alert_view(rows[key], episode), records.guidance, "en")
-        webhooks.enqueue_alert_event(session, episode, event, view, now, records.registry)
+        webhooks.enqueue_alert_event(
+            session, episode, event, view, now, records.registry, records.english()
+        )
     return changed
 
 
@@ -221,7 +223,7 @@ def acknowledge(
                 webhooks.enqueue_alert_event(
                     session, episode, "alert.acknowledged",
                     rendered(alert_view(row, episode), records.guidance, "en"), now,
-                    records.registry,
+                    records.registry, records.english(),
                 )  # fmt: skip
         audit_write(session, records, "acknowledgeAlert", "alert", row.id, 200)
         session.commit()
@@ -249,7 +251,7 @@ def close(
                 webhooks.enqueue_alert_event(
                     session, episode, "alert.closed",
                     rendered(alert_view(row, episode), records.guidance, "en"), now,
-                    records.registry,
+                    records.registry, records.english(),
                 )  # fmt: skip
         audit_write(session, records, "closeAlert", "alert", row.id, 200)
         session.commit()
@@ -336,7 +338,7 @@ def alert_view(row: AlertRecord, episode: Episode) -> Json:
     )
 
 
-def rendered(view: Json, catalogue: Catalogue | None, language: str) -> Json:
+def rendered(view: Json, catalogue: Guidance | None, language: str) -> Json:
     """The alert view with its guidance, and its flags', as texts in `language`."""
 
     def render(ids: Sequence[str]) -> list[Json]:

@@ -22,12 +22,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.alerts.egress import EgressPolicy, RefusedUrlError
-from app.catalogue.guidance import Catalogue
+from app.catalogue.guidance import Guidance
 from app.core.flag_events import RUPTURE_EVENT_TYPES as RUPTURE_TYPES
 from app.core.flag_events import FlagChange
 from app.fhir.alerts import alert_resources
 from app.fhir.observations import Context, flag_resource
 from app.instruments.registry import InstrumentRegistry
+from app.languages.catalogues import Words
 from app.platform import store
 from app.platform.cursors import decode_time_cursor, encode_time_cursor
 from app.platform.db import Database
@@ -210,13 +211,15 @@ def enqueue_alerts(
     episode: Episode,
     changes: Iterable[FlagChange],
     now: datetime,
-    catalogue: Catalogue | None,
+    catalogue: Guidance | None,
     registry: InstrumentRegistry | None = None,
+    words: Words | None = None,
 ) -> int:
     """Write one outbox event per alert and enabled endpoint of the episode's organisation
     subscribed to its type, in the caller's transaction: the alert exists if and only if the
     write that caused it is committed. Endpoints that asked for it also get the flag as a
-    FHIR Flag (needs `registry`). Returns the number of events written."""
+    FHIR Flag (needs `registry`, and `words`, English, for its narrative). Returns the
+    number of events written."""
     changes = list(changes)
     if not changes:
         return 0
@@ -227,10 +230,12 @@ def enqueue_alerts(
         for endpoint in endpoints:
             if change.type not in endpoint.event_types:
                 continue
-            fhir = endpoint.include_fhir_flag and registry is not None
+            fhir = endpoint.include_fhir_flag and registry is not None and words is not None
             if fhir not in payloads:
                 resource = (
-                    _fhir_flag(session, episode, change, now, catalogue, registry) if fhir else None
+                    _fhir_flag(session, episode, change, now, catalogue, registry, words)
+                    if fhir and registry is not None and words is not None
+                    else None
                 )
                 payloads[fhir] = event_payload(change, episode, now, catalogue, resource)
             session.add(_outbox_event(episode, endpoint, change.type, payloads[fhir], now))
@@ -245,11 +250,13 @@ def enqueue_alert_event(
     alert: Json,
     now: datetime,
     registry: InstrumentRegistry | None = None,
+    words: Words | None = None,
 ) -> int:
     """Write the event about an alert (`alert` as the API shows it, in English) to the outbox
     of every enabled endpoint of the organisation subscribed to its type, in the caller's
     transaction. Endpoints that asked for FHIR also get the alert as a FHIR `Flag` and a
-    `DetectedIssue`. Returns the number of events written."""
+    `DetectedIssue` (their texts in `words`, English; none without). Returns the number of
+    events written."""
     endpoints = [
         endpoint
         for endpoint in store.enabled_webhooks(session, episode.organization_id)
@@ -268,9 +275,9 @@ def enqueue_alert_event(
     with_fhir: Json | None = None
     for endpoint in endpoints:
         payload = plain
-        if endpoint.include_fhir_flag:
+        if endpoint.include_fhir_flag and words is not None:
             if with_fhir is None:
-                resources = alert_resources(alert, now.isoformat(), registry)
+                resources = alert_resources(alert, now.isoformat(), words, registry)
                 with_fhir = plain_json(
                     {
                         "type": event_type,
@@ -309,7 +316,7 @@ def event_payload(
     change: FlagChange,
     episode: Episode,
     at: datetime,
-    catalogue: Catalogue | None,
+    catalogue: Guidance | None,
     fhir_flag: Json | None = None,
 ) -> Json:
     """The JSON body of an alert: its type, when it happened, and the episode's references
@@ -330,7 +337,7 @@ def event_payload(
     return plain_json({"type": change.type, "timestamp": at, "data": data})
 
 
-def _rendered(flag: Mapping[str, Any], catalogue: Catalogue | None) -> Json:
+def _rendered(flag: Mapping[str, Any], catalogue: Guidance | None) -> Json:
     """The flag with its guidance ids rendered as texts, in English."""
     rendered = dict(flag)
     if catalogue is not None:
@@ -343,13 +350,12 @@ def _fhir_flag(
     episode: Episode,
     change: FlagChange,
     now: datetime,
-    catalogue: Catalogue | None,
-    registry: InstrumentRegistry | None,
+    catalogue: Guidance | None,
+    registry: InstrumentRegistry,
+    words: Words,
 ) -> Json | None:
     """The flag as a FHIR Flag about the episode's patient, at the flagged administration's
     encounter and time, its guidance in English; None if its instrument is no longer loaded."""
-    if registry is None:
-        return None
     flag = _rendered(change.flag, catalogue)
     try:
         definition = registry.get(str(flag["instrument"])).definition
@@ -368,7 +374,7 @@ def _fhir_flag(
         effective=history[-1].administered_at.isoformat() if history else None,
         issued=now.isoformat(),
     )
-    resource = flag_resource(definition, flag, context)
+    resource = flag_resource(definition, flag, context, words)
     if change.type == "rupture.withdrawn":
         resource["status"] = "entered-in-error"
     return resource

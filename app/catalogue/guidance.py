@@ -8,10 +8,15 @@ and, for first-contact advice, how early the session is. "any" matches everythin
 Every entry cites sources from the catalogue's bibliography by id, strongest first; each source
 is a full reference tagged with its kind, so that a clinician sees how strong the support for a
 suggestion is (`support`: the strongest kind an entry cites).
+
+The catalogue's texts are in English, the source language; their translations are the
+`guidance` domain of the language catalogues (`languages/<tag>/guidance.yaml`, keys
+`source_kinds.<id>.label`, `source_kinds.<id>.definition` and `entries.<id>`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args
 
@@ -19,6 +24,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from app.instruments.definition import DefinitionError, Strict, Text
 from app.instruments.registry import DefinitionLoadError, located, read_yaml
+from app.languages.catalogues import Catalogues, Texts
+
+DOMAIN = "guidance"
 
 Dimension = Literal["goal", "task", "bond", "alliance", "any"]
 Kind = Literal["withdrawal", "confrontation", "any"]
@@ -165,13 +173,26 @@ class Catalogue(Strict):
             chosen.append(entry.id)
         return chosen
 
-    def render(self, entry_ids: list[str], language: str) -> list[dict[str, Any]]:
-        """The entries as a flag carries them, texts in `language`: id, text, `support` (the
-        strongest kind of source cited) and its label, `sources` (the full citations, as
+    def source_texts(self) -> dict[str, str]:
+        """Every text of the catalogue by key, in English (the source of its translations)."""
+        texts: dict[str, str] = {}
+        for kind in self.source_kinds:
+            texts[f"source_kinds.{kind.id}.label"] = kind.label
+            texts[f"source_kinds.{kind.id}.definition"] = kind.definition
+        for entry in self.entries:
+            texts[f"entries.{entry.id}"] = entry.text
+        return texts
+
+    def render(self, entry_ids: list[str], texts: Texts) -> list[dict[str, Any]]:
+        """The entries as a flag carries them, in the language of `texts`: id, text, `support`
+        (the strongest kind of source cited) and its label, `sources` (the full citations, as
         strings since v1) and `references` (each source with its kind, DOI and URL)."""
         entries = {entry.id: entry for entry in self.entries}
         sources = {source.id: source for source in self.sources}
-        labels = {kind.id: _in(kind.label, language) for kind in self.source_kinds}
+        labels = {
+            kind.id: texts.get(f"source_kinds.{kind.id}.label", kind.label)
+            for kind in self.source_kinds
+        }
         rendered = []
         for entry_id in entry_ids:
             if entry_id not in entries:
@@ -181,7 +202,7 @@ class Catalogue(Strict):
             rendered.append(
                 {
                     "id": entry_id,
-                    "text": _in(entries[entry_id].text, language),
+                    "text": texts.get(f"entries.{entry_id}", entries[entry_id].text),
                     "support": support,
                     "support_label": labels[support],
                     "sources": [source.citation for source in cited],
@@ -192,16 +213,56 @@ class Catalogue(Strict):
             )
         return rendered
 
-    def legend(self, language: str) -> list[dict[str, str]]:
+    def legend(self, texts: Texts) -> list[dict[str, str]]:
         """The kinds of source, strongest first, with their label and definition."""
         return [
             {
                 "id": kind.id,
-                "label": _in(kind.label, language),
-                "definition": _in(kind.definition, language),
+                "label": texts.get(f"source_kinds.{kind.id}.label", kind.label),
+                "definition": texts.get(f"source_kinds.{kind.id}.definition", kind.definition),
             }
             for kind in self.source_kinds
         ]
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """The guidance catalogue and the languages it is shown in."""
+
+    catalogue: Catalogue
+    languages: Catalogues
+
+    @property
+    def version(self) -> str:
+        return self.catalogue.version
+
+    @property
+    def entries(self) -> list[Entry]:
+        return self.catalogue.entries
+
+    def select(
+        self,
+        *,
+        dimension: str | None,
+        kinds: list[str],
+        rule: str,
+        state: str,
+        setting: str | None,
+        session: int,
+    ) -> list[str]:
+        """Ids of the entries that fit a flag, in catalogue order (`Catalogue.select`)."""
+        return self.catalogue.select(
+            dimension=dimension, kinds=kinds, rule=rule, state=state, setting=setting,
+            session=session,
+        )  # fmt: skip
+
+    def render(self, entry_ids: list[str], language: str) -> list[dict[str, Any]]:
+        """The entries as a flag carries them, texts in `language` (`Catalogue.render`)."""
+        return self.catalogue.render(entry_ids, self.languages.texts(DOMAIN, language))
+
+    def legend(self, language: str) -> list[dict[str, str]]:
+        """The kinds of source in `language` (`Catalogue.legend`)."""
+        return self.catalogue.legend(self.languages.texts(DOMAIN, language))
 
 
 def flag_state(state: str | None) -> str:
@@ -226,7 +287,3 @@ def _matches(allowed: tuple[str, ...], values: list[str]) -> bool:
 
 def _rank(kind: SourceKind) -> int:
     return SOURCE_KINDS.index(kind)
-
-
-def _in(text: Text, language: str) -> str:
-    return text.fr if language == "fr" else text.en

@@ -9,12 +9,19 @@ from fastapi.responses import Response
 
 from app.access.guard import public
 from app.catalogue.instruments import instrument_detail, instrument_summary
-from app.catalogue.schemas import GuidanceCatalogue, InstrumentDetail, InstrumentList, ProblemType
+from app.catalogue.schemas import (
+    GuidanceCatalogue,
+    InstrumentDetail,
+    InstrumentList,
+    LanguageList,
+    ProblemType,
+)
 from app.http.language import Lang
-from app.http.problems import problem_responses
+from app.http.problems import PROBLEMS, problem_responses
 from app.http.responses import json_response, localized
 from app.http.schemas import Text
 from app.http.state import State
+from app.languages.catalogues import SOURCE_LANGUAGE
 from app.platform.errors import UnknownProblemTypeError, problem_types
 
 router = APIRouter()
@@ -31,15 +38,49 @@ VersionQuery = Annotated[Text | None, Query(description="A loaded version; lates
     responses=problem_responses(404, 422),
     dependencies=[Depends(public)],
 )
-async def get_problem_type(code: str) -> Response:
-    """What a problem `type` means: each problem's `type` is `/problems/{code}`."""
+async def get_problem_type(code: str, state: State, lang: Lang) -> Response:
+    """What a problem `type` means: each problem's `type` is `/problems/{code}`. The title
+    is in the caller's language, the description in English (it is for developers)."""
     kind = problem_types().get(code)
     if kind is None:
         raise UnknownProblemTypeError(f"no problem type {code!r}")
     description = " ".join((kind.__doc__ or kind.title).split())
-    return json_response(
-        {"code": kind.code, "title": kind.title, "status": kind.status, "description": description}
-    )
+    title = state.languages.texts(PROBLEMS, lang).get(kind.code, kind.title)
+    body = {"code": kind.code, "title": title, "status": kind.status, "description": description}
+    return localized(body, lang)
+
+
+@router.get(
+    "/v1/languages",
+    operation_id="listLanguages",
+    tags=["languages"],
+    response_model=LanguageList,
+    responses=problem_responses(422),
+    dependencies=[Depends(public)],
+)
+async def list_languages(state: State) -> Response:
+    """The languages the service speaks (`Accept-Language` picks among them, English when none
+    matches), each with the texts it does not translate yet, which are shown in English.
+    Adding a language is adding a folder of catalogues: see the README."""
+    languages = state.languages
+    items = []
+    for code in languages.languages:
+        missing = [
+            f"{entry.domain}: {key}"
+            for entry in languages.missing
+            if entry.language == code
+            for key in entry.keys
+        ]
+        items.append(
+            {
+                "code": code,
+                "name": languages.text("language.name", code),
+                "source": code == SOURCE_LANGUAGE,
+                "missing": len(missing),
+                "missing_keys": missing,
+            }
+        )
+    return json_response({"source": SOURCE_LANGUAGE, "items": items})
 
 
 @router.get(
@@ -77,7 +118,9 @@ async def list_guidance(state: State, lang: Lang) -> Response:
 async def list_instruments(state: State, lang: Lang) -> Response:
     """The latest version of every instrument."""
     registry = state.registry
-    items = [instrument_summary(registry, loaded, lang) for loaded in registry.latest()]
+    items = [
+        instrument_summary(registry, loaded, state.languages, lang) for loaded in registry.latest()
+    ]
     return localized({"items": items, "next_cursor": None}, lang)
 
 
@@ -97,4 +140,4 @@ async def get_instrument(
 ) -> Response:
     """The full definition: items, scales, reverse keys, missing rules, cut-offs, rupture rules."""
     loaded = state.registry.get(instrument_id, version)
-    return localized(instrument_detail(state.registry, loaded, lang), lang)
+    return localized(instrument_detail(state.registry, loaded, state.languages, lang), lang)

@@ -352,3 +352,39 @@ class GuidanceCatalogue(WireModel):
     version: str
     source_kinds: list[SourceKindView] = Field(description="The kinds of source, strongest first.")
     items: list[GuidanceEntryView]
+
+
+class LanguageView(WireModel):
+    """A language the service speaks: a folder of its language catalogues (or English)."""
+
+    model_config = example(
+        {"code": "fr", "name": "Français", "source": False, "missing": 0, "missing_keys": []}
+    )
+
+    code: str = Field(description="Its tag, as `Accept-Language` and `Content-Language` say it.")
+    name: str = Field(description="Its own name for itself, for a language picker.")
+    source: bool = Field(description="English, the language every text is written in first.")
+    missing: int = Field(
+        ge=0, description="Texts it does not translate: they are shown in English."
+    )
+    missing_keys: list[str] = Field(
+        description="Which, as `<domain>: <key>` (domain: ui, guidance, problems or"
+        " instruments/<id>/<version>), so that a translator knows what is left."
+    )
+
+
+class LanguageList(WireModel):
+    model_config = example(
+        {
+            "source": "en",
+            "items": [
+                {"code": "en", "name": "English", "source": True, "missing": 0,
+                 "missing_keys": []},
+                {"code": "fr", "name": "Français", "source": False, "missing": 0,
+                 "missing_keys": []},
+            ],
+        }
+    )  # fmt: skip
+
+    source: str = Field(description="The source language, and the fallback of every text.")
+    items: list[LanguageView]

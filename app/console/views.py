@@ -13,6 +13,8 @@ from typing import Any
 from app.access.console_sessions import Clinician
 from app.alerts import alerts
 from app.instruments.definition import InstrumentDefinition
+from app.instruments.texts import InstrumentTexts
+from app.languages.catalogues import Words
 from app.platform import store_console
 from app.platform.errors import AlertNotFoundError, EpisodeNotFoundError
 from app.records import administrations, evaluation
@@ -60,11 +62,8 @@ def short_name(records: Records, instrument: str) -> str:
     return definition.aliases[0] if definition.aliases else instrument.upper()
 
 
-def scale_label(definition: InstrumentDefinition, scale_id: str, language: str) -> str:
-    for scale in definition.scales:
-        if scale.id == scale_id:
-            return str(getattr(scale.label, language))
-    return scale_id
+def scale_label(definition: InstrumentDefinition, scale_id: str, catalogue: Words) -> str:
+    return InstrumentTexts.of(catalogue, definition).scale(scale_id)
 
 
 def reason(records: Records, alert: Json, language: str, words: Mapping[str, str]) -> str:
@@ -97,7 +96,7 @@ def _flag_reason(
     drop = (reference or 0) - (value or 0) if reference is not None else None
     fields = {
         "instrument": short_name(records, flag["instrument"]),
-        "scale": scale_label(definition, flag["scale"], language),
+        "scale": scale_label(definition, flag["scale"], records_words(records, language)),
         "value": number(value, language),
         "reference": number(reference, language),
         "drop": number(drop, language),
@@ -225,7 +224,8 @@ def _chart(
 ) -> Json:
     trajectory = evaluation.trajectory(records, episode_id, instrument=instrument, rater=rater)
     definition = records.registry.get(instrument).definition
-    svg = trajectory_svg(trajectory, definition, episode_alerts, language)
+    catalogue = records_words(records, language)
+    svg = trajectory_svg(trajectory, definition, episode_alerts, catalogue)
     scales = [scale.id for scale in definition.scales]
     main = _main_scale(definition)
     ordered = [main, *[scale for scale in scales if scale != main]]
@@ -252,7 +252,7 @@ def _chart(
         "id": f"{instrument}-{rater}",
         "title": f"{short_name(records, instrument)} · {rater}",
         "svg": svg,
-        "columns": [scale_label(definition, scale, language) for scale in ordered],
+        "columns": [scale_label(definition, scale, catalogue) for scale in ordered],
         "rows": rows,
     }
 
@@ -263,3 +263,10 @@ def _main_scale(definition: InstrumentDefinition) -> str:
             return scale.id
     with_cutoff = {cutoff.scale for cutoff in definition.cutoffs}
     return next((s.id for s in definition.scales if s.id in with_cutoff), definition.scales[0].id)
+
+
+def records_words(records: Records, language: str) -> Words:
+    """What the service says in `language` (instrument texts, the chart's words)."""
+    if records.languages is None:
+        raise RuntimeError("the console needs the language catalogues (create_app loads them)")
+    return records.languages.words(language)

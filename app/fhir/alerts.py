@@ -12,8 +12,9 @@ import uuid
 from typing import Any
 
 from app.fhir.observations import guidance_extension, narrative, observation_id
-from app.fhir.terms import FLAG_CATEGORY, RULES, coding, rule_code
+from app.fhir.terms import FLAG_CATEGORY, coding, rule_code
 from app.instruments.registry import InstrumentRegistry
+from app.languages.catalogues import Words
 from app.platform.errors import UnknownInstrumentError
 
 Json = dict[str, Any]
@@ -21,39 +22,45 @@ ALERT_CODE = "alliance-rupture"
 ALERT_DISPLAY = "Alliance rupture alert"
 # FHIR DetectedIssue.severity from the alert's priority.
 SEVERITIES = {"high": "high", "moderate": "moderate", "low": "low"}
-PRIORITY_WORDS = {"high": "high priority", "moderate": "moderate priority", "low": "low priority"}
 
 
 def alert_resources(
-    alert: Json, issued: str, registry: InstrumentRegistry | None = None
+    alert: Json, issued: str, words: Words, registry: InstrumentRegistry | None = None
 ) -> tuple[Json, Json]:
-    """(Flag, DetectedIssue) of an alert shown in English."""
-    return alert_flag(alert), detected_issue(alert, issued, registry)
+    """(Flag, DetectedIssue) of an alert, their texts in the language of `words` (the
+    alert's guidance as it was rendered)."""
+    return alert_flag(alert, words), detected_issue(alert, issued, words, registry)
 
 
-def summary(alert: Json) -> str:
-    dimensions = ", ".join(alert.get("dimensions") or [])
-    about = f" ({dimensions})" if dimensions else ""
-    return (
-        f"Alliance rupture, {PRIORITY_WORDS[alert['priority']]}{about}: opened at session"
-        f" {alert['opened_session']}, {alert['status']}"
+def summary(alert: Json, words: Words) -> str:
+    ui = words.texts("ui")
+    dimensions = ", ".join(
+        ui.get(f"chart.{dimension}", dimension) for dimension in alert.get("dimensions") or []
+    )
+    return words(
+        "fhir.alert.summary",
+        priority=words(f"alerts.priorities.{alert['priority']}"),
+        dimensions=words("fhir.alert.dimensions", dimensions=dimensions) if dimensions else "",
+        session=alert["opened_session"],
+        status=ui.get(f"alerts.statuses.{alert['status']}", alert["status"]),
     )
 
 
-def alert_flag(alert: Json) -> Json:
+def alert_flag(alert: Json, words: Words) -> Json:
     """A Flag for a banner: active while the alert is open or unrepaired."""
     status = alert["status"]
+    said = summary(alert, words)
     flag: Json = {
         "resourceType": "Flag",
         "id": str(uuid.uuid5(uuid.UUID(str(alert["id"])), "Flag")),
-        "text": {"status": "generated", "div": narrative(summary(alert), alert["guidance"])},
+        "text": {"status": "generated", "div": narrative(said, alert["guidance"])},
         "status": {"open": "active", "unrepaired": "active", "withdrawn": "entered-in-error"}.get(
             status, "inactive"
         ),
         "category": [
             {"coding": [{"system": FLAG_CATEGORY, "code": "clinical", "display": "Clinical"}]}
         ],
-        "code": {"coding": [coding(ALERT_CODE, ALERT_DISPLAY)], "text": summary(alert)},
+        "code": {"coding": [coding(ALERT_CODE, ALERT_DISPLAY)], "text": said},
         "subject": {"identifier": {"value": alert["patient_ref"]}},
         "period": {"start": alert["opened_at"]},
     }
@@ -65,21 +72,24 @@ def alert_flag(alert: Json) -> Json:
     return flag
 
 
-def detected_issue(alert: Json, issued: str, registry: InstrumentRegistry | None) -> Json:
+def detected_issue(
+    alert: Json, issued: str, words: Words, registry: InstrumentRegistry | None
+) -> Json:
     """The alert as a DetectedIssue: severity from its priority, its evidence, the clinicians'
     acknowledgement and closure as mitigations, its guidance as `detail`."""
     status = alert["status"]
+    said = summary(alert, words)
     issue: Json = {
         "resourceType": "DetectedIssue",
         "id": str(alert["id"]),
         "status": {"withdrawn": "entered-in-error"}.get(status, "final"),
-        "code": {"coding": [coding(ALERT_CODE, ALERT_DISPLAY)], "text": summary(alert)},
+        "code": {"coding": [coding(ALERT_CODE, ALERT_DISPLAY)], "text": said},
         "severity": SEVERITIES[alert["priority"]],
         "patient": {"identifier": {"value": alert["patient_ref"]}},
         "identifiedDateTime": alert["opened_at"],
-        "evidence": [_evidence(flag, registry) for flag in alert["evidence"]]
-        + [_change_evidence(change) for change in alert["changes"]],
-        "detail": " ".join(entry["text"] for entry in alert["guidance"]) or summary(alert),
+        "evidence": [_evidence(flag, words, registry) for flag in alert["evidence"]]
+        + [_change_evidence(change, words) for change in alert["changes"]],
+        "detail": " ".join(entry["text"] for entry in alert["guidance"]) or said,
         "meta": {"lastUpdated": alert.get("updated_at") or issued},
     }
     mitigations = []
@@ -87,7 +97,7 @@ def detected_issue(alert: Json, issued: str, registry: InstrumentRegistry | None
     if acknowledgement:
         mitigations.append(
             {
-                "action": {"text": "Acknowledged by a clinician"},
+                "action": {"text": words("fhir.alert.acknowledged")},
                 "date": acknowledgement["at"],
                 "author": {"display": acknowledgement["by"]},
             }
@@ -96,7 +106,7 @@ def detected_issue(alert: Json, issued: str, registry: InstrumentRegistry | None
     if resolution and resolution["status"] == "closed":
         mitigations.append(
             {
-                "action": {"text": f"Closed: {resolution.get('reason')}"},
+                "action": {"text": words("fhir.alert.closed", reason=resolution.get("reason"))},
                 "date": resolution["at"],
                 **({"author": {"display": resolution["by"]}} if resolution.get("by") else {}),
             }
@@ -106,10 +116,13 @@ def detected_issue(alert: Json, issued: str, registry: InstrumentRegistry | None
     return issue
 
 
-def _evidence(flag: Json, registry: InstrumentRegistry | None) -> Json:
-    text = (
-        f"{RULES.get(flag['rule'], flag['rule'])}: {flag['instrument']} {flag['scale']},"
-        f" session {flag['session']}"
+def _evidence(flag: Json, words: Words, registry: InstrumentRegistry | None) -> Json:
+    text = words(
+        "fhir.alert.evidence",
+        rule=words.texts("ui").get(f"rules.{flag['rule']}", flag["rule"]),
+        instrument=flag["instrument"],
+        scale=flag["scale"],
+        session=flag["session"],
     )
     evidence: Json = {"code": [{"coding": [coding(rule_code(flag["rule"]), text)], "text": text}]}
     reference = _observation(flag["instrument"], flag["scale"], flag["administration_id"], registry)
@@ -118,12 +131,12 @@ def _evidence(flag: Json, registry: InstrumentRegistry | None) -> Json:
     return evidence
 
 
-def _change_evidence(change: Json) -> Json:
+def _change_evidence(change: Json, words: Words) -> Json:
     parts = ", ".join(
         f"{part['instrument']} {part['scale']} {part['value']:g} vs {part['baseline']:g}"
         for part in change["components"]
     )
-    text = f"Change beyond within-client noise at session {change['session']}: {parts}"
+    text = words("fhir.alert.change", session=change["session"], parts=parts)
     return {"code": [{"coding": [coding(rule_code("alliance_change"), text)], "text": text}]}
 
 

@@ -12,6 +12,7 @@ from app.fhir.observations import Context, score_bundle
 from app.fhir.outcome import QuestionnaireResponseMismatchError
 from app.fhir.responses import ReadResponse, located_error, read_response
 from app.instruments.registry import InstrumentRegistry
+from app.languages.catalogues import Words
 from app.platform.errors import EpisodeNotFoundError, ItemError
 from app.records import episodes
 from app.records.administrations import (
@@ -132,9 +133,10 @@ def record_questionnaire_response(
     return Recorded(status, body, read)
 
 
-def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json]) -> Json:
+def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json], words: Words) -> Json:
     """The Bundle answering a recorded response: the response with the administration's id,
-    its Observations and the Flags of the rupture flags it raised (`flags`, guidance rendered)."""
+    its Observations and the Flags of the rupture flags it raised (`flags`, guidance rendered
+    in the language of `words`, which the Flags' narratives are in)."""
     administration = recorded.administration
     context = Context(
         seed=uuid.UUID(administration["id"]),
@@ -149,11 +151,12 @@ def recorded_bundle(recorded: Recorded, resource: Json, flags: list[Json]) -> Js
         context,
         {**resource, "id": administration["id"]},
         flags,
+        words,
     )
 
 
 def episode_alert_bundle(
-    records: Records, episode_id: uuid.UUID, alerts: list[Json], kind: str
+    records: Records, episode_id: uuid.UUID, alerts: list[Json], kind: str, words: Words
 ) -> Json:
     """The episode's alerts (`alerts`: as the API shows them, guidance rendered) as a
     searchset Bundle: one FHIR `Flag` per alert (`kind` "Flag": active while open or
@@ -162,7 +165,7 @@ def episode_alert_bundle(
     episode = episodes.get_episode(records, episode_id)
     entries = []
     for alert in alerts:
-        flag, issue = alert_resources(alert, episode["created_at"], records.registry)
+        flag, issue = alert_resources(alert, episode["created_at"], words, records.registry)
         resource = flag if kind == "Flag" else issue
         entries.append(
             {

@@ -33,6 +33,8 @@ from app.fhir.terms import (
     scale_display,
 )
 from app.instruments.definition import AlertZone, InstrumentDefinition
+from app.instruments.texts import InstrumentTexts
+from app.languages.catalogues import Words
 
 ABSENT_REASONS = {"too_many_missing": "unknown", "not_applicable": "not-applicable"}
 # The v3 interpretation of a flag on one administration, by the side of the cut-off.
@@ -59,9 +61,11 @@ def score_bundle(
     context: Context,
     response: Json,
     flags: Sequence[Json] = (),
+    words: Words | None = None,
 ) -> Json:
     """A collection Bundle: the QuestionnaireResponse, one Observation per scale, derived
-    from it, and a Flag per rupture flag (with its repair guidance as text)."""
+    from it, and a Flag per rupture flag (with its repair guidance as text), its narrative
+    in the language of `words` (required with flags)."""
     bundle_id = uuid.uuid5(context.seed, "Bundle")
     # The response is entry 1 and scale n entry n + 2: ids derived from the bundle's, so the
     # same administration always gets the same ids (one SHA-1 a bundle, not one an entry).
@@ -90,7 +94,8 @@ def score_bundle(
         for scale_id, observation in observations.items()
     ]
     for flag in flags:
-        resource = flag_resource(definition, flag, context)
+        assert words is not None  # a Flag has a narrative
+        resource = flag_resource(definition, flag, context, words)
         entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
     return {
         "resourceType": "Bundle",
@@ -203,7 +208,7 @@ def _reference_range(definition: InstrumentDefinition, scale_id: str) -> Json | 
     cutoff = next((c for c in definition.cutoffs if c.scale == scale_id), None)
     if cutoff is None:
         return None
-    text = f"{_OUTSIDE_ZONE[cutoff.alert_zone]} {_num(cutoff.value)} ({cutoff.label.en})"
+    text = f"{_OUTSIDE_ZONE[cutoff.alert_zone]} {_num(cutoff.value)} ({cutoff.label})"
     reference: Json = {"text": text[0].upper() + text[1:]}
     step = _sum_step(definition, scale_id)
     if cutoff.alert_zone is AlertZone.below:
@@ -245,17 +250,26 @@ def _interpretation(flag: Any) -> Json:
 
 
 def flag_resource(
-    definition: InstrumentDefinition, flag: Json, context: Context, ended: str | None = None
+    definition: InstrumentDefinition,
+    flag: Json,
+    context: Context,
+    words: Words,
+    ended: str | None = None,
 ) -> Json:
     """A rupture flag as a FHIR Flag. Its narrative says what was seen and what the
-    guidance suggests trying next, in the caller's language; the guidance is also an
+    guidance suggests trying next, in the language of `words` (its `code.text` too; the
+    coding's display is the code system's, in English); the guidance is also an
     extension, one entry per catalogue entry, for systems that show it on their own."""
     repaired = flag.get("state") == "repaired"
-    scale = next((scale for scale in definition.scales if scale.id == flag["scale"]), None)
-    scale_label = scale.label.en if scale is not None else flag["scale"]
-    summary = (
-        f"Alliance rupture on {definition.title.en}, {scale_label}, session {flag['session']}"
-        f" ({_rule_text(flag['rule'])}; {flag.get('state') or 'no repair window'})"
+    texts = InstrumentTexts.of(words, definition)
+    ui = words.texts("ui")
+    summary = words(
+        "fhir.flag.summary",
+        title=texts.title,
+        scale=texts.scale(flag["scale"]),
+        session=flag["session"],
+        rule=ui.get(f"rules.{flag['rule']}", flag["rule"]),
+        state=ui.get(f"flag_states.{flag.get('state') or 'none'}", str(flag.get("state"))),
     )
     resource: Json = {
         "resourceType": "Flag",

@@ -19,6 +19,8 @@ from app.fhir.terms import (
     questionnaire_url,
 )
 from app.instruments.definition import InstrumentDefinition, Item, ResponseScale
+from app.instruments.texts import InstrumentTexts
+from app.languages.catalogues import SOURCE_LANGUAGE, Words
 
 
 def is_choice(scale: ResponseScale) -> bool:
@@ -45,11 +47,11 @@ def choice_values(scale: ResponseScale) -> list[float]:
 def questionnaire(
     definition: InstrumentDefinition,
     definition_hash: str,
-    language: str = "en",
+    words: Words,
     *,
     weights: bool = False,
 ) -> Json:
-    """The Questionnaire of one instrument version, in one language.
+    """The Questionnaire of one instrument version, in the language of `words`.
 
     Every language is a resource of its own (`language`, and its texts), with the same
     canonical url and version. `linkId` is the item id. An item is `required` when a scale
@@ -65,25 +67,28 @@ def questionnaire(
     """
     resource_id = f"{definition.id}-{definition.version}".replace("_", "-")
     required = _required_items(definition)
+    language = words.language
+    texts = InstrumentTexts.of(words, definition)
     return {
         "resourceType": "Questionnaire",
-        "id": resource_id if language == "en" else f"{resource_id}-{language}",
+        "id": resource_id if language == SOURCE_LANGUAGE else f"{resource_id}-{language}",
         "meta": {"tag": [{"system": DEFINITION_HASH_TAG, "code": definition_hash}]},
         "language": language,
         "url": questionnaire_url(definition.id),
         "version": definition.version,
         "name": _computable_name(definition.id),
-        "title": definition.title.in_language(language),
+        "title": texts.title,
         "status": "active",
         "subjectType": ["Patient"],
         "publisher": "Bordin",
-        "description": (
-            f"{definition.title.en}, filled in by the {definition.respondent.value}."
-            f" Scoring key: {definition.key_status.value}. Items carry short labels in"
-            f" Bordin's own words, not the instrument's printed text."
+        "description": words(
+            "fhir.questionnaire.description",
+            title=texts.title,
+            respondent=words(f"respondents.{definition.respondent.value}"),
+            key_status=words(f"key_statuses.{definition.key_status.value}"),
         ),
         "item": [
-            _item(definition, item, language, required=item.id in required, weights=weights)
+            _item(definition, item, texts, required=item.id in required, weights=weights)
             for item in definition.items
         ],
     }
@@ -101,15 +106,20 @@ def _required_items(definition: InstrumentDefinition) -> set[str]:
 
 
 def _item(
-    definition: InstrumentDefinition, item: Item, language: str, *, required: bool, weights: bool
+    definition: InstrumentDefinition,
+    item: Item,
+    texts: InstrumentTexts,
+    *,
+    required: bool,
+    weights: bool,
 ) -> Json:
     scale = definition.scale_of(item)
-    entry: Json = {"linkId": item.id, "text": item.label.in_language(language)}
+    entry: Json = {"linkId": item.id, "text": texts.item(item)}
     if is_choice(scale):
         entry["type"] = "choice"
         entry["extension"] = [_item_control("radio-button", "Radio Button")]
         entry["answerOption"] = [
-            _option(definition, item, scale, value, language, weights=weights)
+            _option(definition, item, scale, value, texts, weights=weights)
             for value in [*choice_values(scale), *scale.not_assessed]
         ]
     else:
@@ -128,7 +138,7 @@ def _item(
         gate = next(other for other in definition.items if other.id == condition.item)
         gate_scale = definition.scale_of(gate)
         answer: Json = (
-            {"answerCoding": _coding(definition, gate_scale, condition.equals, language)}
+            {"answerCoding": _coding(definition, gate_scale, condition.equals, texts, gate)}
             if is_choice(gate_scale)
             else {"answerDecimal": plain_number(condition.equals)}
         )
@@ -150,11 +160,11 @@ def _option(
     item: Item,
     scale: ResponseScale,
     value: float,
-    language: str,
+    texts: InstrumentTexts,
     *,
     weights: bool,
 ) -> Json:
-    coding = _coding(definition, scale, value, language)
+    coding = _coding(definition, scale, value, texts, item)
     option: Json = {"valueCoding": coding}
     if weights and value not in scale.not_assessed:
         weight = plain_number(scale.min + scale.max - value if item.reverse else value)
@@ -164,13 +174,16 @@ def _option(
 
 
 def _coding(
-    definition: InstrumentDefinition, scale: ResponseScale, value: float, language: str
+    definition: InstrumentDefinition,
+    scale: ResponseScale,
+    value: float,
+    texts: InstrumentTexts,
+    item: Item,
 ) -> Json:
     """The answer's coding: its code is the answer as printed, its display the anchor's
     label where the scale labels it (the number otherwise), never a weight."""
     code = answer_code(value)
-    anchor = next((anchor for anchor in scale.anchors if anchor.value == value), None)
-    display = anchor.label.in_language(language) if anchor is not None else code
+    display = texts.anchor(scale, value, item) or code
     return {"system": answer_system(definition.id), "code": code, "display": display}
 
 
@@ -179,19 +192,19 @@ def _computable_name(instrument_id: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", instrument_id))
 
 
-def answer_code_system(definition: InstrumentDefinition, language: str = "en") -> Json:
+def answer_code_system(definition: InstrumentDefinition, words: Words) -> Json:
     """The CodeSystem of an instrument's answer codes (the system of every coded answer of
     its Questionnaire): a code is an answer as printed, its display the label the response
     scales give it, where they agree (else the number: items of one instrument may label a
     value differently). Not a weight: a reverse-keyed item scores a code otherwise."""
+    texts = InstrumentTexts.of(words, definition)
     labels: dict[str, set[str]] = {}
     for item in definition.items:
         scale = definition.scale_of(item)
         if not is_choice(scale):
             continue
         for value in [*choice_values(scale), *scale.not_assessed]:
-            anchor = next((anchor for anchor in scale.anchors if anchor.value == value), None)
-            shown = anchor.label.in_language(language) if anchor is not None else ""
+            shown = texts.anchor(scale, value, item) or ""
             labels.setdefault(answer_code(value), set()).add(shown)
     concepts = []
     for code in sorted(labels, key=float):
@@ -199,23 +212,19 @@ def answer_code_system(definition: InstrumentDefinition, language: str = "en") -
         display = only if only and not others else code
         concept: Json = {"code": code, "display": display}
         if float(code) in _not_assessed(definition):
-            concept["definition"] = "Not assessed: recorded as missing, never scored."
+            concept["definition"] = words("fhir.answers.not_assessed")
         concepts.append(concept)
     return {
         "resourceType": "CodeSystem",
         "id": f"{definition.id}-answers".replace("_", "-"),
-        "language": language,
+        "language": words.language,
         "url": answer_system(definition.id),
         "version": definition.version,
         "name": f"{_computable_name(definition.id)}Answers",
-        "title": f"{definition.title.in_language(language)}: answers",
+        "title": words("fhir.answers.title", title=texts.title),
         "status": "active",
         "publisher": "Bordin",
-        "description": (
-            f"The answers of {definition.title.en} as coded in its Questionnaire: each code is"
-            " the answer as printed on the form; the scoring key, not the code, says what it"
-            " counts for."
-        ),
+        "description": words("fhir.answers.description", title=texts.title),
         "caseSensitive": True,
         "content": "complete",
         "count": len(concepts),

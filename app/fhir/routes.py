@@ -85,7 +85,8 @@ async def get_questionnaire(
     resource per language, same canonical url and version): `linkId` is the item id,
     required items are `required`, choices are radio buttons and the SRS lines sliders."""
     loaded = state.registry.get(instrument_id, version)
-    resource = questionnaire(loaded.definition, loaded.definition_hash, lang, weights=weights)
+    words = state.languages.words(lang)
+    resource = questionnaire(loaded.definition, loaded.definition_hash, words, weights=weights)
     return FhirResponse(resource, headers=_localized(lang))
 
 
@@ -103,7 +104,8 @@ async def get_answer_code_system(
     """The CodeSystem of the instrument's answer codes, the system of the codings of its
     Questionnaire (`https://bordin.dev/fhir/CodeSystem/{instrument}-answers`)."""
     loaded = state.registry.get(instrument_id, version)
-    return FhirResponse(answer_code_system(loaded.definition, lang), headers=_localized(lang))
+    words = state.languages.words(lang)
+    return FhirResponse(answer_code_system(loaded.definition, words), headers=_localized(lang))
 
 
 @router.get(
@@ -191,7 +193,7 @@ def record_questionnaire_response(
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": minimal}]}
         return FhirResponse(bundle, recorded.status, headers)
     flags = with_guidance(administration, "ruptures", state, lang)["ruptures"]
-    bundle = exchange.recorded_bundle(recorded, resource, flags)
+    bundle = exchange.recorded_bundle(recorded, resource, flags, state.languages.words(lang))
     return FhirResponse(bundle, recorded.status, headers)
 
 
@@ -243,7 +245,8 @@ def _alert_bundle(
         alerts.rendered(alerts.alert_view(row, episode), state.records.guidance, lang)
         for row in rows
     ]
-    bundle = exchange.episode_alert_bundle(records, episode_id, shown, kind)
+    words = state.languages.words(lang)
+    bundle = exchange.episode_alert_bundle(records, episode_id, shown, kind, words)
     return FhirResponse(bundle, headers=_localized(lang))
 
 

@@ -83,7 +83,7 @@ def coding(code: str, display: str) -> Json:
 
 def scale_display(definition: InstrumentDefinition, scale_id: str) -> str:
     scale = next(scale for scale in definition.scales if scale.id == scale_id)
-    return f"{definition.title.en}: {scale.label.en} score"
+    return f"{definition.title}: {scale.label} score"
 
 
 def code_system(definitions: Iterable[InstrumentDefinition]) -> Json:
@@ -101,8 +101,8 @@ def code_system(definitions: Iterable[InstrumentDefinition]) -> Json:
                     "code": scale_code(definition.id, scale.id),
                     "display": scale_display(definition, scale.id),
                     "definition": (
-                        f"The {scale.method} of the {scale.label.en.lower()} items of"
-                        f" {definition.title.en}, after reverse keying"
+                        f"The {scale.method} of the {scale.label.lower()} items of"
+                        f" {definition.title}, after reverse keying"
                     ),
                 }
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.instruments.definition import InstrumentDefinition, Item, ResponseScale
+from app.instruments.texts import InstrumentTexts
 
 SLIDER_ABOVE = 12
 
@@ -52,21 +53,23 @@ def number_text(value: float, language: str) -> str:
 
 def questions(
     definition: InstrumentDefinition,
-    language: str,
+    texts: InstrumentTexts,
     sent: Mapping[str, str] | None = None,
 ) -> list[Question]:
-    """The page's questions, with what was sent (`sent`, the raw form) kept as their answers."""
+    """The page's questions in the language of `texts`, with what was sent (`sent`, the raw
+    form) kept as their answers."""
     sent = sent or {}
+    language = texts.language
     shown = []
     for number, item in enumerate(definition.items, start=1):
         scale = definition.scale_of(item)
-        label = getattr(item.label, language)
+        label = texts.item(item)
         if _is_slider(scale):
             middle = scale.min + round((scale.max - scale.min) / scale.step / 2) * scale.step
             raw = sent.get(f"item-{item.id}")
             value = _number(raw) if raw is not None else None
             current = value if value is not None else middle
-            anchors = {anchor.value: getattr(anchor.label, language) for anchor in scale.anchors}
+            anchors = {a.value: texts.anchor_label(a, scale, item) for a in scale.anchors}
             shown.append(
                 Question(
                     id=item.id,
@@ -95,7 +98,7 @@ def questions(
                     required=item.applies_when is None,
                     options=[
                         {**option, "checked": chosen is not None and option["number"] == chosen}
-                        for option in _options(scale, language)
+                        for option in _options(scale, texts, item)
                     ],
                 )
             )
@@ -135,8 +138,9 @@ def _is_slider(scale: ResponseScale) -> bool:
     return (scale.max - scale.min) / scale.step > SLIDER_ABOVE
 
 
-def _options(scale: ResponseScale, language: str) -> list[dict[str, Any]]:
-    anchors = {anchor.value: getattr(anchor.label, language) for anchor in scale.anchors}
+def _options(scale: ResponseScale, texts: InstrumentTexts, item: Item) -> list[dict[str, Any]]:
+    language = texts.language
+    anchors = {anchor.value: texts.anchor_label(anchor, scale, item) for anchor in scale.anchors}
     count = round((scale.max - scale.min) / scale.step)
     values = [scale.min + index * scale.step for index in range(count + 1)]
     values += [value for value in scale.not_assessed if value in anchors]

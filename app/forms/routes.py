@@ -20,6 +20,7 @@ from app.http.problems import problem_responses
 from app.http.responses import json_response
 from app.http.state import AppState, State
 from app.http.words import words
+from app.instruments.texts import InstrumentTexts
 from app.platform.errors import (
     FormLinkGoneError,
     FormLinkNotFoundError,
@@ -125,7 +126,8 @@ def _questions_page(
     instrument = form.pending[0]
     definition = state.registry.get(instrument).definition
     text = words(lang)
-    shown = questions.questions(definition, lang, sent)
+    texts = InstrumentTexts.of(state.languages.words(lang), definition)
+    shown = questions.questions(definition, texts, sent)
     errors = []
     for question in shown:
         problem = (problems or {}).get(question.id)
@@ -136,7 +138,7 @@ def _questions_page(
         errors.append({"target": target, "message": text[f"form_error_{problem}"].format(
             item=f"{question.number}. {question.label}")})  # fmt: skip
     context = {
-        "title": getattr(definition.title, lang),
+        "title": texts.title,
         "instrument": instrument,
         "items": shown,
         "errors": errors,

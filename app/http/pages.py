@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.http.language import SUPPORTED, Language, negotiate
+from app.http.language import Language
+from app.http.state import state_of
 from app.http.words import words
 
 HERE = Path(__file__).resolve().parent
@@ -28,11 +29,12 @@ def static_files() -> StaticFiles:
 def page_language(request: Request, preferred: str | None = None) -> Language:
     """`?lang=` first, then the page's own preference (e.g. a form link's), then the
     browser's `Accept-Language`."""
+    languages = state_of(request).languages
     asked = request.query_params.get("lang")
     for choice in (asked, preferred):
-        if choice in SUPPORTED:
+        if choice is not None and choice in languages.languages:
             return choice
-    return negotiate(request.headers.get("accept-language"))
+    return languages.negotiate(request.headers.get("accept-language"))
 
 
 def page(

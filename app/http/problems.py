@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from app.languages.catalogues import Catalogues
 from app.platform.db import is_unavailable
 from app.platform.errors import (
     DatabaseUnavailableError,
@@ -24,6 +25,8 @@ from app.platform.errors import (
 from app.platform.logs import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The language catalogues' domain of problem titles (`languages/<tag>/problems.yaml`, by code).
+PROBLEMS = "problems"
 
 
 def problem_type(code: str) -> str:
@@ -141,12 +144,35 @@ def failure_response(error: Exception, instance: str) -> Response:
     return problem_response(domain_problem(bug, instance))
 
 
+def localized(
+    request: Request, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    """The problem with its `title` in the language of the request's `Accept-Language`
+    (RFC 9457 lets a title be localized), saying which in `Content-Language`; the `detail`
+    stays in English: it names fields and values. Without the header, as it is, in English."""
+    header = request.headers.get("accept-language")
+    catalogues: Catalogues | None = getattr(
+        getattr(request.app.state, "bordin", None), "languages", None
+    )
+    if header is None or catalogues is None:
+        return problem_response(body, headers)
+    language = catalogues.negotiate(header)
+    if "code" in body:
+        body = {
+            **body,
+            "title": catalogues.texts(PROBLEMS, language).get(body["code"], body["title"]),
+        }
+    localized_headers = {**(headers or {}), "Content-Language": language, "Vary": "Accept-Language"}
+    return problem_response(body, localized_headers)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Render every expected error as problem JSON."""
+    """Render every expected error as problem JSON, its title in the caller's language."""
 
     async def on_domain_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, DomainError)
-        return problem_response(domain_problem(error, request.url.path), headers=error.headers)
+        body = domain_problem(error, request.url.path)
+        return localized(request, body, headers=error.headers)
 
     async def on_validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
@@ -159,7 +185,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 detail="the request body is not valid JSON",
                 instance=request.url.path,
             )
-            return problem_response(body)
+            return localized(request, body)
         body = problem_body(
             422,
             code="invalid_request",
@@ -168,7 +194,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=[_item_error(entry) for entry in raw],
             instance=request.url.path,
         )
-        return problem_response(body)
+        return localized(request, body)
 
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -180,7 +206,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             body = domain_problem(found, request.url.path)
         else:
             body = problem_body(error.status_code, detail=detail, instance=request.url.path)
-        return problem_response(body, headers=dict(error.headers or {}))
+        return localized(request, body, headers=dict(error.headers or {}))
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -1,4 +1,5 @@
-"""What the running application holds: settings, database and instrument registry."""
+"""What the running application holds: settings, database, instruments, languages and the
+services of each part."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.access.limits import RateLimiter
 from app.access.tokens import TokenVerifier
 from app.alerts.egress import EgressPolicy
 from app.instruments.registry import InstrumentRegistry
+from app.languages.catalogues import Catalogues
 from app.platform.db import Database
 from app.platform.settings import Settings
 from app.records.context import Records
@@ -22,6 +24,7 @@ class AppState:
     settings: Settings
     database: Database
     registry: InstrumentRegistry
+    languages: Catalogues
     records: Records
     auth_cache: AuthenticationCache
     rate_limiter: RateLimiter

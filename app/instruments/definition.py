@@ -50,15 +50,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Text(Strict):
-    """A short text in every language the service speaks."""
-
-    en: Annotated[str, Field(min_length=1)]
-    fr: Annotated[str, Field(min_length=1)]
-
-    def in_language(self, language: str) -> str:
-        """The text in `language`, English if it has none in it."""
-        return self.fr if language == "fr" else self.en
+# A text shown to people, in English, the source language: its translations live in the
+# language catalogues (languages/<tag>/instruments/<id>/<version>.yaml, `app.instruments.texts`).
+Text = Annotated[str, Field(min_length=1)]
 
 
 class Respondent(StrEnum):

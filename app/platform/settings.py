@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "guidance" / "catalogue.yaml",
         description="The repair guidance catalogue.",
     )
+    languages_dir: Path = Field(
+        default=PROJECT_ROOT / "languages",
+        description="Folder of language catalogues, one folder per language (<tag>/...): the"
+        " languages the service speaks are those found, English (the source) always.",
+    )
     port: int = Field(
         default=8000, ge=1, le=65535, description="The port the server listens on (the image)."
     )

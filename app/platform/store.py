@@ -69,6 +69,21 @@ def ensure_definition(session: Session, row: dict[str, object], known: set[str])
         known.add(definition_hash)
 
 
+def stored_definitions(
+    session: Session, instrument_id: str, version: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every stored definition of an instrument version, as (hash, definition), oldest first."""
+    statement = (
+        select(InstrumentDefinitionRecord.definition_hash, InstrumentDefinitionRecord.definition)
+        .where(
+            InstrumentDefinitionRecord.instrument_id == instrument_id,
+            InstrumentDefinitionRecord.version == version,
+        )
+        .order_by(InstrumentDefinitionRecord.registered_at)
+    )
+    return [(digest, definition) for digest, definition in session.execute(statement)]
+
+
 def stored_hashes(session: Session, instrument_id: str, version: str) -> list[str]:
     statement = (
         select(InstrumentDefinitionRecord.definition_hash)

@@ -6,7 +6,8 @@ The main panel shows the instrument's main scale on its own scale (left axis) an
 of its maximum (right axis), the cut-off's alert zone of that scale only, and one marker per
 alert (not per flag) labelled with its priority and the dimensions involved. A second panel
 shows the subscales as percents of their maximum, so that scales of different lengths share
-one axis. Every word comes from one table per language; every label is escaped; no script.
+one axis. Every word comes from the language catalogues (`chart.*`, `months.*`, `format.*`
+of languages/<tag>/ui.yaml); every label is escaped; no script.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from app.instruments.definition import AlertZone, InstrumentDefinition
+from app.instruments.texts import InstrumentTexts
+from app.languages.catalogues import Words
 
 WIDTH = 760
 LEFT, RIGHT = 64, 200
@@ -29,60 +32,6 @@ MAIN_COLOUR = "#222222"
 PRIORITY_COLOURS = {"high": "#b00020", "moderate": "#d97706", "low": "#8c8c8c"}
 BAND_COLOUR = "#fbe3e3"
 BAND_EDGE = "#c0392b"
-
-WORDS = {
-    "en": {
-        "alert_word": "alert",
-        "session": "Session",
-        "session_axis": "Session (date)",
-        "score_axis": "{scale} ({low}\N{EN DASH}{high})",
-        "pomp_axis": "% of maximum",
-        "subscales": "Subscales, % of maximum",
-        "alert_zone": "Alert zone",
-        "high": "High",
-        "moderate": "Moderate",
-        "low": "Low",
-        "legend_high": "High-priority alert",
-        "legend_moderate": "Moderate-priority alert",
-        "legend_low": "Low-priority alert (no notification)",
-        "repaired": "back",
-        "goal": "goal",
-        "task": "task",
-        "bond": "bond",
-        "client": "client",
-        "therapist": "therapist",
-        "observer": "observer",
-        "no_data": "No administration yet",
-    },
-    "fr": {
-        "alert_word": "alerte",
-        "session": "Séance",
-        "session_axis": "Séance (date)",
-        "score_axis": "{scale} ({low}\N{EN DASH}{high})",
-        "pomp_axis": "% du maximum",
-        "subscales": "Sous-échelles, % du maximum",
-        "alert_zone": "Zone d'alerte",
-        "high": "Élevée",
-        "moderate": "Modérée",
-        "low": "Faible",
-        "legend_high": "Alerte de priorité élevée",
-        "legend_moderate": "Alerte de priorité modérée",
-        "legend_low": "Alerte de priorité faible (sans notification)",
-        "repaired": "rétabli",
-        "goal": "objectifs",
-        "task": "tâches",
-        "bond": "lien",
-        "client": "client",
-        "therapist": "thérapeute",
-        "observer": "observateur",
-        "no_data": "Aucune passation pour l'instant",
-    },
-}
-MONTHS = {
-    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
-           "nov.", "déc."],
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,8 +76,9 @@ class TrajectoryChart:
     alerts: Sequence[ChartAlert] = field(default_factory=list)
 
 
-def render(chart: TrajectoryChart, language: str) -> str:
-    words = WORDS.get(language, WORDS["en"])
+def render(chart: TrajectoryChart, words: Words) -> str:
+    language = words.language
+    chart_words = words.texts("ui")
     sessions = [point.session for point in chart.points]
     first, last = (min(sessions), max(sessions)) if sessions else (1, 2)
     span = max(last - first, 1)
@@ -146,7 +96,7 @@ def render(chart: TrajectoryChart, language: str) -> str:
     def y_sub(pomp: float) -> float:
         return round(sub_top + (1 - pomp / 100) * SUB_HEIGHT, 1)
 
-    rater = words.get(chart.rater, chart.rater)
+    rater = chart_words.get(f"chart.{chart.rater}", chart.rater)
     title = f"{chart.title} · {rater}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}"'
@@ -169,7 +119,8 @@ def render(chart: TrajectoryChart, language: str) -> str:
             ' stroke-dasharray="6 3"/>'
             f'<text x="{LEFT + plot - 4}" y="{edge + (14 if chart.cutoff.below else -5)}"'
             f' text-anchor="end" fill="{BAND_EDGE}" font-size="11">'
-            f"{escape(words['alert_zone'])}{_colon(language)}{escape(chart.cutoff.label)}</text>"
+            f"{escape(words('chart.alert_zone'))}{escape(words('format.colon'))}"
+            f"{escape(chart.cutoff.label)}</text>"
         )
     parts += _frame(LEFT, MAIN_TOP, plot, MAIN_HEIGHT)
     for tick in _ticks(chart.main.low, chart.main.high):
@@ -180,8 +131,11 @@ def render(chart: TrajectoryChart, language: str) -> str:
             f'<text x="{LEFT - 6}" y="{at + 4}" text-anchor="end">{_num(tick)}</text>'
             f'<text x="{LEFT + plot + 6}" y="{at + 4}">{_num(round(pomp))}</text>'
         )
-    score_axis = words["score_axis"].format(
-        scale=chart.main.label, low=_num(chart.main.low), high=_num(chart.main.high)
+    score_axis = words(
+        "chart.score_axis",
+        scale=chart.main.label,
+        low=_num(chart.main.low),
+        high=_num(chart.main.high),
     )
     middle = MAIN_TOP + MAIN_HEIGHT / 2
     parts.append(
@@ -189,7 +143,7 @@ def render(chart: TrajectoryChart, language: str) -> str:
         f' data-role="axis-title">{escape(score_axis)}</text>'
         f'<text x="{LEFT + plot + 40}" y="{middle}" text-anchor="middle"'
         f' transform="rotate(90 {LEFT + plot + 40} {middle})" data-role="axis-title">'
-        f"{escape(words['pomp_axis'])}</text>"
+        f"{escape(words('chart.pomp_axis'))}</text>"
     )
     main_points = [
         (point, score)
@@ -205,22 +159,22 @@ def render(chart: TrajectoryChart, language: str) -> str:
         parts.append(
             f'<circle cx="{x(point.session)}" cy="{y_main(score)}" r="3.5" fill="{MAIN_COLOUR}"'
             f' data-session="{point.session}" data-score="{_num(score)}">'
-            f"<title>{escape(words['session'])} {point.session}:"
-            f" {_num(score, language)}</title></circle>"
+            f"<title>{escape(words('chart.session'))} {point.session}:"
+            f" {_num(score, words)}</title></circle>"
             f'<text x="{x(point.session)}" y="{y_main(score) - 8}" text-anchor="middle"'
-            f' font-size="10" fill="#444">{_num(score, language)}</text>'
+            f' font-size="10" fill="#444">{_num(score, words)}</text>'
         )
     if not main_points:
         parts.append(
             f'<text x="{LEFT + plot / 2}" y="{middle}" text-anchor="middle" fill="#666">'
-            f"{escape(words['no_data'])}</text>"
+            f"{escape(words('chart.no_data'))}</text>"
         )
     # -- alerts: one marker each, above the panel at the session that opened it
     for alert in chart.alerts:
         colour = PRIORITY_COLOURS.get(alert.priority, PRIORITY_COLOURS["low"])
         at = x(alert.opened_session)
-        dimensions = ", ".join(words.get(d, d) for d in alert.dimensions)
-        label = words[alert.priority] + (f" · {dimensions}" if dimensions else "")
+        dimensions = ", ".join(chart_words.get(f"chart.{d}", d) for d in alert.dimensions)
+        label = words(f"chart.{alert.priority}") + (f" · {dimensions}" if dimensions else "")
         parts.append(
             f'<g data-role="alert" data-priority="{escape(alert.priority)}"'
             f' data-session="{alert.opened_session}">'
@@ -234,7 +188,7 @@ def render(chart: TrajectoryChart, language: str) -> str:
             back = x(alert.back_session)
             parts.append(
                 f'<text x="{back}" y="{MAIN_TOP + MAIN_HEIGHT - 6}" text-anchor="middle"'
-                f' fill="#2a7d46" data-role="back">✓ {escape(words["repaired"])}</text>'
+                f' fill="#2a7d46" data-role="back">✓ {escape(words("chart.repaired"))}</text>'
             )
     # -- sessions and dates under the main panel (and the subscales')
     axis_y = (sub_top + SUB_HEIGHT) if chart.subscales else (MAIN_TOP + MAIN_HEIGHT)
@@ -243,11 +197,11 @@ def render(chart: TrajectoryChart, language: str) -> str:
             f'<text x="{x(point.session)}" y="{axis_y + 16}" text-anchor="middle">'
             f"{point.session}</text>"
             f'<text x="{x(point.session)}" y="{axis_y + 29}" text-anchor="middle"'
-            f' font-size="10" fill="#555">{escape(_day(point.day, language))}</text>'
+            f' font-size="10" fill="#555">{escape(_day(point.day, words))}</text>'
         )
     parts.append(
         f'<text x="{LEFT + plot / 2}" y="{axis_y + 48}" text-anchor="middle"'
-        f' data-role="axis-title">{escape(words["session_axis"])}</text>'
+        f' data-role="axis-title">{escape(words("chart.session_axis"))}</text>'
     )
     # -- subscales in percent of their maximum
     if chart.subscales:
@@ -260,7 +214,7 @@ def render(chart: TrajectoryChart, language: str) -> str:
             )
         parts.append(
             f'<text x="{LEFT}" y="{sub_top - 8}" data-role="axis-title">'
-            f"{escape(words['subscales'])}</text>"
+            f"{escape(words('chart.subscales'))}</text>"
         )
         for index, scale in enumerate(chart.subscales):
             colour = COLOURS[index % len(COLOURS)]
@@ -285,10 +239,14 @@ def render(chart: TrajectoryChart, language: str) -> str:
     ]
     if chart.cutoff is not None:
         entries.append(
-            ("band:" + BAND_COLOUR, f"{words['alert_zone']}{_colon(language)}{chart.cutoff.label}")
+            (
+                "band:" + BAND_COLOUR,
+                f"{words('chart.alert_zone')}{words('format.colon')}{chart.cutoff.label}",
+            )
         )
     entries += [
-        ("alert:" + PRIORITY_COLOURS[p], words[f"legend_{p}"]) for p in ("high", "moderate", "low")
+        ("alert:" + PRIORITY_COLOURS[p], words(f"chart.legend_{p}"))
+        for p in ("high", "moderate", "low")
     ]
     parts.append('<g data-role="legend" font-size="11">')
     row = MAIN_TOP
@@ -314,10 +272,6 @@ def render(chart: TrajectoryChart, language: str) -> str:
     return "\n".join(parts)
 
 
-def _colon(language: str) -> str:
-    return " : " if language == "fr" else ": "
-
-
 def _frame(left: float, top: float, width: float, height: float) -> list[str]:
     return [
         f'<rect x="{left}" y="{top}" width="{width}" height="{height}" fill="none" stroke="#999"/>'
@@ -336,14 +290,14 @@ def _ticks(low: float, high: float) -> list[float]:
     return ticks
 
 
-def _num(number: float, language: str = "en") -> str:
+def _num(number: float, words: Words | None = None) -> str:
+    """A number as the language writes it (axis ticks, without `words`, as printed)."""
     text = f"{number:g}"
-    return text.replace(".", ",") if language == "fr" else text
+    return text if words is None else text.replace(".", words("format.decimal_separator"))
 
 
-def _day(day: date, language: str) -> str:
-    month = MONTHS.get(language, MONTHS["en"])[day.month - 1]
-    return f"{day.day} {month}"
+def _day(day: date, words: Words) -> str:
+    return f"{day.day} {words(f'months.{day.month}')}"
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -367,17 +321,13 @@ def trajectory_svg(
     trajectory: dict[str, Any],
     definition: InstrumentDefinition,
     alerts: Sequence[dict[str, Any]],
-    language: str,
+    words: Words,
 ) -> str:
     """The chart of a series (`trajectory`: as `GET …/trajectory` answers it), with the alerts
     of the episode that concern it (`alerts`: as the API shows them)."""
-    fr = language == "fr"
-
-    def text(value: Any) -> str:
-        return str(value.fr if fr else value.en)
-
+    texts = InstrumentTexts.of(words, definition)
     main = _main_scale(definition)
-    scales = {scale.id: _chart_scale(definition, scale.id, text(scale.label)) for scale in
+    scales = {scale.id: _chart_scale(definition, scale.id, texts.scale(scale.id)) for scale in
               definition.scales}  # fmt: skip
     cutoff = next((c for c in definition.cutoffs if c.scale == main.id), None)
     series_alerts = [
@@ -394,14 +344,14 @@ def trajectory_svg(
         if _concerns(alert, trajectory["instrument"], trajectory["rater"])
     ]
     chart = TrajectoryChart(
-        title=text(definition.title),
+        title=texts.title,
         rater=trajectory["rater"],
         main=scales[main.id],
         cutoff=(
             ChartCutoff(
                 cutoff.value,
                 cutoff.alert_zone in (AlertZone.at_or_below, AlertZone.below),
-                _zone_words(cutoff.value, cutoff.alert_zone, language),
+                words(f"chart.zones.{cutoff.alert_zone.value}", value=_num(cutoff.value, words)),
             )
             if cutoff is not None
             else None
@@ -417,7 +367,7 @@ def trajectory_svg(
         ],
         alerts=series_alerts,
     )
-    return render(chart, language)
+    return render(chart, words)
 
 
 def _main_scale(definition: InstrumentDefinition) -> Any:
@@ -435,25 +385,6 @@ def _chart_scale(definition: InstrumentDefinition, scale_id: str, label: str) ->
     response = definition.scale_of(items[scale.items[0]])
     count = 1 if scale.method == "mean" else len(scale.items)
     return ChartScale(scale.id, label, response.min * count, response.max * count)
-
-
-def _zone_words(value: float, zone: AlertZone, language: str) -> str:
-    number = _num(value, language)
-    words = {
-        "en": {
-            AlertZone.at_or_below: f"{number} or less",
-            AlertZone.below: f"below {number}",
-            AlertZone.at_or_above: f"{number} or more",
-            AlertZone.above: f"above {number}",
-        },
-        "fr": {
-            AlertZone.at_or_below: f"{number} ou moins",
-            AlertZone.below: f"moins de {number}",
-            AlertZone.at_or_above: f"{number} ou plus",
-            AlertZone.above: f"plus de {number}",
-        },
-    }
-    return words.get(language, words["en"])[zone]
 
 
 def _concerns(alert: dict[str, Any], instrument: str, rater: str) -> bool:

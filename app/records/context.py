@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.access import audit
-from app.catalogue.guidance import Catalogue
+from app.catalogue.guidance import Guidance
 from app.instruments.registry import InstrumentRegistry
+from app.languages.catalogues import SOURCE_LANGUAGE, Catalogues, Words
 from app.platform import store
 from app.platform.db import Database
 from app.platform.errors import EpisodeNotFoundError
@@ -49,7 +50,13 @@ class Records:
     # Who is calling, for the audit events that writes append in their own transaction.
     caller: audit.Caller | None = None
     # The repair guidance each flag is given (ids; the API renders them in a language).
-    guidance: Catalogue | None = None
+    guidance: Guidance | None = None
+    # What the service says, in every language it speaks (webhooks speak English).
+    languages: Catalogues | None = None
+
+    def english(self) -> Words | None:
+        """The words of events sent to systems (webhooks): English, the source language."""
+        return self.languages.words(SOURCE_LANGUAGE) if self.languages is not None else None
 
     def for_caller(self, organization_id: uuid.UUID, caller: audit.Caller) -> Records:
         """The records of the caller's organisation; writes audit themselves as `caller`."""

@@ -293,7 +293,9 @@ def reevaluate(
     _store_flags(session, records, episode, replaced, evaluation.flags, now)
     changes = flag_changes([row.flag for row in replaced], evaluation.flags)
     if changes:
-        webhooks.enqueue_alerts(session, episode, changes, now, records.guidance, records.registry)
+        webhooks.enqueue_alerts(
+            session, episode, changes, now, records.guidance, records.registry, records.english()
+        )
     flags = sorted([*kept, *evaluation.flags], key=lambda f: f["session"])  # stable
     evaluation = replace(evaluation, flags=flags)
     stored = store.episode_alerts(session, records.organization_id, episode.id)

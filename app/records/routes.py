@@ -279,7 +279,7 @@ def get_trajectory_chart(
     rows, episode = alerts.episode_alerts(records, episode_id)
     shown = [alerts.alert_view(row, episode) for row in rows]
     definition = state.registry.get(instrument).definition
-    chart = trajectory_svg(series, definition, shown, lang)
+    chart = trajectory_svg(series, definition, shown, state.languages.words(lang))
     return Response(chart, media_type="image/svg+xml", headers={"Content-Language": lang})
 
 

@@ -1,10 +1,11 @@
 """make test-clients, in a browser: LHC-Forms renders every Questionnaire Bordin serves, in
-English and in French, in Debian's headless Chromium; the form is answered by clicking its
+every language it speaks (`GET /v1/languages`: English and French as shipped), in Debian's
+headless Chromium; the form is answered by clicking its
 radio buttons and typing in its number fields, as a patient would; the QuestionnaireResponse
 LHC-Forms produces is scored by Bordin (`POST /v1/scores/fhir`) and must score exactly as the
-JSON route scores the same answers (`POST /v1/scores`); the French ones are also recorded in
-an episode with `?session=`. Then /docs and /redoc must render with nothing loaded from
-elsewhere.
+JSON route scores the same answers (`POST /v1/scores`); those of the first language after
+English (French) are also recorded in an episode with `?session=`. Then /docs and /redoc
+must render with nothing loaded from elsewhere.
 
     python clients/browser/forms.py BASE_URL LFORMS_DIR   (BORDIN_KEY in the environment)
 
@@ -44,7 +45,6 @@ PAGE = """<!DOCTYPE html>
 <script src="lforms/fhir/R4/lformsFHIR.min.js"></script>
 </body></html>
 """
-LANGUAGES = ("en", "fr")
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
@@ -53,6 +53,10 @@ def main(base_url: str, lforms: Path) -> int:
         base_url=base_url, headers={"Authorization": f"Bearer {os.environ['BORDIN_KEY']}"}
     )
     instruments = [item["id"] for item in bordin.get("/v1/instruments").json()["items"]]
+    languages = [item["code"] for item in bordin.get("/v1/languages").json()["items"]]
+    assert languages[0] == "en", languages
+    assert "fr" in languages, languages
+    recorded = languages[1]
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         (Path(folder) / "index.html").write_text(PAGE, encoding="utf-8")
         (Path(folder) / "lforms").symlink_to(lforms.resolve())
@@ -66,9 +70,10 @@ def main(base_url: str, lforms: Path) -> int:
             page.wait_for_function("() => window.LForms?.Util?.getFormFHIRData")
             checked = 0
             for index, instrument in enumerate(instruments):
-                for language in LANGUAGES:
+                for language in languages:
                     seed = random.Random(f"{instrument}/{language}")  # noqa: S311
-                    check_form(bordin, page, instrument, language, seed, session=index + 1)
+                    session = index + 1 if language == recorded else None
+                    check_form(bordin, page, instrument, language, seed, session=session)
                     checked += 1
             print(f"LHC-Forms: {checked} forms rendered, answered and scored as JSON scores them")
             check_docs(browser.new_page(), base_url)
@@ -85,7 +90,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def check_form(
     bordin: httpx.Client, page: Page, instrument: str, language: str, seed: random.Random,
-    *, session: int,
+    *, session: int | None,
 ) -> None:  # fmt: skip
     questionnaire = bordin.get(
         f"/v1/instruments/{instrument}/questionnaire", headers={"Accept-Language": language}
@@ -115,8 +120,8 @@ def check_form(
     assert observed_scores(by_fhir.json()) == json_scores(instrument, by_json.json()), (
         instrument, language,
     )  # fmt: skip
-    if language == "fr":
-        record_in_episode(bordin, instrument, response, session)
+    if session is not None:
+        record_in_episode(bordin, instrument, response, session, language)
 
 
 def answer_form(page: Page, questionnaire: dict[str, Any], seed: random.Random) -> dict[str, Any]:
@@ -180,7 +185,7 @@ def json_scores(instrument: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_in_episode(
-    bordin: httpx.Client, instrument: str, response: dict[str, Any], session: int
+    bordin: httpx.Client, instrument: str, response: dict[str, Any], session: int, language: str
 ) -> None:
     """Record the renderer's response as an app would: the patient, the time and who
     answered added, the session in the query (no extension)."""
@@ -197,9 +202,10 @@ def record_in_episode(
             "authored": "2026-03-01T10:00:00+01:00",
             "source": {"reference": source},
         },
-        headers={"Content-Type": "application/fhir+json", "Accept-Language": "fr"},
+        headers={"Content-Type": "application/fhir+json", "Accept-Language": language},
     )
     assert recorded.status_code == 201, (instrument, recorded.text)
+    assert recorded.headers["content-language"] == language
     (administration,) = bordin.get(recorded.headers["location"].rsplit("/", 1)[0]).json()["items"]
     assert administration["session"] == session
 

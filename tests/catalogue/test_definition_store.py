@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import UTC, datetime
 
@@ -56,7 +57,11 @@ def test_a_definition_changed_without_a_new_version_is_logged(
     engine: Engine, registry: InstrumentRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = Database(engine)
-    stale = {**_row(registry, "cgi-i"), "definition_hash": "sha256:" + "0" * 64}
+    row = _row(registry, "cgi-i")
+    changed = copy.deepcopy(row["definition"])
+    assert isinstance(changed, dict)
+    changed["items"][0]["reverse"] = True
+    stale = {**row, "definition_hash": "sha256:" + "0" * 64, "definition": changed}
     with database.session() as session:
         store.insert_definitions(session, [stale])
         session.commit()
@@ -64,6 +69,37 @@ def test_a_definition_changed_without_a_new_version_is_logged(
         with caplog.at_level(logging.WARNING, logger="bordin.services"):
             definitions.register_definitions(database, registry, NOW)
         assert "instrument cgi-i 1.0.0 changed since it was first registered" in caplog.text
+    finally:
+        with database.session() as session:
+            session.execute(
+                delete(InstrumentDefinitionRecord).where(
+                    InstrumentDefinitionRecord.definition_hash == stale["definition_hash"]
+                )
+            )
+            session.commit()
+
+
+def test_a_definition_whose_words_alone_changed_is_no_warning(
+    engine: Engine, registry: InstrumentRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stored 1.1.0 definitions held their French beside the English ({en, fr}); the
+    French moved to the language catalogues, so the hash changed and the scoring did not."""
+    database = Database(engine)
+    row = _row(registry, "wai-sr")
+    before = copy.deepcopy(row["definition"])
+    assert isinstance(before, dict)
+    before["title"] = {"en": before["title"], "fr": "Inventaire de l'alliance de travail"}
+    for item in before["items"]:
+        item["label"] = {"en": item["label"], "fr": "x"}
+    stale = {**row, "definition_hash": "sha256:" + "1" * 64, "definition": before}
+    with database.session() as session:
+        store.insert_definitions(session, [stale])
+        session.commit()
+    try:
+        with caplog.at_level(logging.INFO, logger="bordin.services"):
+            definitions.register_definitions(database, registry, NOW)
+        assert "instrument wai-sr 1.1.0: only its words changed" in caplog.text
+        assert "wai-sr 1.1.0 changed since" not in caplog.text
     finally:
         with database.session() as session:
             session.execute(

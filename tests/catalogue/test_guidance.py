@@ -1,5 +1,5 @@
 """Repair guidance: the shipped catalogue loads, selection follows the data-driven cases, every
-entry is reachable and speaks both languages, and every source is a full reference of a known
+entry is reachable and speaks every language, and every source is a full reference of a known
 kind, cited by id, strongest first."""
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from app.catalogue.guidance import SOURCE_KINDS, Catalogue, load_catalogue
-from app.instruments.registry import DefinitionLoadError
+from app.catalogue.guidance import DOMAIN, SOURCE_KINDS, Catalogue, Guidance, load_catalogue
+from app.instruments.registry import DefinitionLoadError, load_registry
 from app.platform.settings import Settings
+from tests.conftest import INSTRUMENTS, shipped_languages
 
 CATALOGUE: Catalogue = load_catalogue(Settings().guidance_file)
+LANGUAGES = shipped_languages(load_registry(INSTRUMENTS))
+GUIDANCE = Guidance(CATALOGUE, LANGUAGES)
 CASES = yaml.safe_load(
     (Path(__file__).resolve().parent.parent / "cases" / "guidance" / "selection.yaml").read_text(
         encoding="utf-8"
@@ -47,12 +50,14 @@ def test_every_entry_is_reachable_by_a_case() -> None:
     assert reached == {entry.id for entry in CATALOGUE.entries}
 
 
-def test_every_entry_has_both_languages_and_a_source() -> None:
+def test_every_entry_is_in_every_language_and_has_a_source() -> None:
     sources = {source.id for source in CATALOGUE.sources}
     for entry in CATALOGUE.entries:
-        assert entry.text.en.strip()
-        assert entry.text.fr.strip()
-        assert entry.text.en != entry.text.fr
+        assert entry.text.strip()
+        for language in LANGUAGES.languages[1:]:
+            translated = LANGUAGES.texts(DOMAIN, language).translated[f"entries.{entry.id}"]
+            assert translated.strip()
+            assert translated != entry.text
         assert entry.sources
         assert set(entry.sources) <= sources
 
@@ -74,8 +79,8 @@ def test_an_entry_with_peer_reviewed_support_lists_it_before_the_practice_texts(
 
 
 def test_rendering_picks_the_language() -> None:
-    (french,) = CATALOGUE.render(["repaired-rupture"], "fr")
-    (english,) = CATALOGUE.render(["repaired-rupture"], "en")
+    (french,) = GUIDANCE.render(["repaired-rupture"], "fr")
+    (english,) = GUIDANCE.render(["repaired-rupture"], "en")
     assert french["text"].startswith("La rupture a été réparée")
     assert english["text"].startswith("The rupture was repaired")
     assert french["sources"] == english["sources"]
@@ -87,7 +92,7 @@ def test_rendering_picks_the_language() -> None:
 
 
 def test_a_rendered_entry_carries_its_references_with_their_kind_strongest_first() -> None:
-    (entry,) = CATALOGUE.render(["repaired-rupture"], "en")
+    (entry,) = GUIDANCE.render(["repaired-rupture"], "en")
     first, second = entry["references"]
     assert first == {
         "id": "eubanks-muran-safran-2018",
@@ -105,7 +110,7 @@ def test_a_rendered_entry_carries_its_references_with_their_kind_strongest_first
 
 
 def test_support_is_the_strongest_kind_an_entry_cites() -> None:
-    support = {entry.id: CATALOGUE.render([entry.id], "en")[0]["support"]
+    support = {entry.id: GUIDANCE.render([entry.id], "en")[0]["support"]
                for entry in CATALOGUE.entries}  # fmt: skip
     assert support["rater-gap"] == "empirical-study"
     assert support["physiotherapy-alliance"] == "systematic-review"
@@ -115,7 +120,7 @@ def test_support_is_the_strongest_kind_an_entry_cites() -> None:
 
 
 def test_the_legend_lists_every_kind_strongest_first_in_the_language() -> None:
-    legend = CATALOGUE.legend("fr")
+    legend = GUIDANCE.legend("fr")
     assert [kind["id"] for kind in legend] == list(SOURCE_KINDS)
     assert legend[0]["label"] == "appuyé par une méta-analyse"
     assert all(kind["definition"] for kind in legend)
@@ -132,7 +137,7 @@ def test_an_invalid_catalogue_is_refused_with_file_and_field(tmp_path: Path) -> 
         load_catalogue(broken)
     message = str(raised.value)
     assert f"{broken}: entries.0.applies.states.0" in message
-    assert f"{broken}: entries.0.text.fr: Field required" in message
+    assert f"{broken}: entries.0.text: Input should be a valid string" in message
 
 
 def _catalogue(**changes: Any) -> dict[str, Any]:
@@ -147,7 +152,7 @@ def _catalogue(**changes: Any) -> dict[str, Any]:
              "kind": "practice-text"},
         ],
         "entries": [
-            {"id": "x", "applies": {"states": ["new"]}, "text": {"en": "a", "fr": "b"},
+            {"id": "x", "applies": {"states": ["new"]}, "text": "a",
              "sources": ["meta", "blog"]},
         ],
     }  # fmt: skip
@@ -165,7 +170,10 @@ def _refusal(tmp_path: Path, document: dict[str, Any]) -> str:
 def test_the_small_catalogue_of_these_tests_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "catalogue.yaml"
     path.write_text(yaml.safe_dump(_catalogue(), allow_unicode=True), encoding="utf-8")
-    assert load_catalogue(path).render(["x"], "en")[0]["support"] == "meta-analysis"
+    assert (
+        Guidance(load_catalogue(path), LANGUAGES).render(["x"], "en")[0]["support"]
+        == "meta-analysis"
+    )
 
 
 def test_an_entry_citing_an_unknown_source_stops_start_up_naming_file_and_field(

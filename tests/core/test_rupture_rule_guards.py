@@ -226,21 +226,21 @@ def test_a_dip_from_a_steady_history_means_the_same_on_every_scale(
 # -- 7. Proration and items that do not apply ------------------------------------------------
 
 GATED: dict[str, Any] = {
-    "id": "gated", "version": "1.0.0", "title": {"en": "Gated", "fr": "Filtré"},
+    "id": "gated", "version": "1.0.0", "title": "Gated",
     "respondent": "client", "care_settings": ["psychotherapy"],
     "references": [{"citation": "test"}], "key_status": "confirmed",
     "response_scale": {"min": 1, "max": 5, "step": 1},
     "items": [
-        {"id": "1", "label": {"en": "a", "fr": "a"}},
-        {"id": "2", "label": {"en": "b", "fr": "b"}},
-        {"id": "3", "label": {"en": "c", "fr": "c"}, "applies_when": {"item": "4", "equals": 1}},
-        {"id": "4", "label": {"en": "gate", "fr": "filtre"},
+        {"id": "1", "label": "a"},
+        {"id": "2", "label": "b"},
+        {"id": "3", "label": "c", "applies_when": {"item": "4", "equals": 1}},
+        {"id": "4", "label": "gate",
          "response_scale": {"min": 0, "max": 1, "step": 1}},
     ],
     "scales": [
-        {"id": "s", "label": {"en": "S", "fr": "S"}, "items": ["1", "2", "3"],
+        {"id": "s", "label": "S", "items": ["1", "2", "3"],
          "missing": {"max_missing": 1, "basis": "test"}},
-        {"id": "gate", "label": {"en": "G", "fr": "G"}, "items": ["4"],
+        {"id": "gate", "label": "G", "items": ["4"],
          "missing": {"max_missing": 0, "basis": "test"}},
     ],
 }  # fmt: skip
@@ -260,14 +260,14 @@ def test_an_item_that_does_not_apply_is_not_a_missing_answer() -> None:
 
 def test_a_scale_whose_only_applicable_item_is_blank_has_no_score() -> None:
     document = {**GATED, "scales": [
-        {"id": "s", "label": {"en": "S", "fr": "S"}, "items": ["1", "3"],
+        {"id": "s", "label": "S", "items": ["1", "3"],
          "missing": {"max_missing": 1, "basis": "test"}},
-        {"id": "gate", "label": {"en": "G", "fr": "G"}, "items": ["2", "4"],
+        {"id": "gate", "label": "G", "items": ["2", "4"],
          "missing": {"max_missing": 1, "basis": "test"}},
     ]}  # fmt: skip
     document["items"] = [
         *GATED["items"][:3],
-        {"id": "4", "label": {"en": "gate", "fr": "filtre"}},
+        {"id": "4", "label": "gate"},
     ]
     document["items"][2] = {**GATED["items"][2], "applies_when": {"item": "4", "equals": 5}}
     scorer = compile_scorer(InstrumentDefinition.model_validate(document), "sha256:test")

@@ -17,8 +17,9 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from sqlalchemy import Engine, select
 
 from app.access import keys
-from app.catalogue.guidance import load_catalogue
+from app.catalogue.guidance import Guidance, load_catalogue
 from app.fhir.terms import SESSION_EXTENSION
+from app.languages.catalogues import Catalogues
 from app.platform.db import Database
 from app.platform.settings import Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID, Administration, AdministrationRevision
@@ -185,7 +186,7 @@ def test_a_body_that_is_not_json_is_refused(client: TestClient) -> None:
 
 
 def test_recording_from_fhir_returns_observations_and_flags_with_guidance(
-    client: TestClient, patient: str, settings: Settings
+    client: TestClient, patient: str, settings: Settings, languages: Catalogues
 ) -> None:
     episode = _episode(client, patient)
     path = f"/v1/episodes/{episode}/questionnaire-responses"
@@ -209,7 +210,7 @@ def test_recording_from_fhir_returns_observations_and_flags_with_guidance(
     assert "rupture.drop_from_previous" in rules  # the SRS fell by 1 point
     ruptures = client.get(f"/v1/episodes/{episode}/ruptures", headers={"Accept-Language": "fr"})
     drop = next(f for f in ruptures.json()["items"] if f["rule"] == "drop_from_previous")
-    catalogue = load_catalogue(settings.guidance_file)
+    catalogue = Guidance(load_catalogue(settings.guidance_file), languages)
     french = catalogue.render([entry["id"] for entry in drop["guidance"]], "fr")
     assert french, "a drop in psychotherapy has guidance"
     flag = next(f for f in flags if f["code"]["coding"][0]["code"] == "rupture.drop_from_previous")
@@ -385,7 +386,7 @@ def test_a_submit_key_gets_back_only_the_response_id(
 
 
 def test_an_episode_s_alerts_are_exported_as_fhir_flags_in_their_current_state(
-    client: TestClient, patient: str, settings: Settings
+    client: TestClient, patient: str, settings: Settings, languages: Catalogues
 ) -> None:
     episode = _episode(client, patient, setting="nursing")
     path = f"/v1/episodes/{episode}/questionnaire-responses"
@@ -417,7 +418,7 @@ def test_an_episode_s_alerts_are_exported_as_fhir_flags_in_their_current_state(
     assert flag["period"]["start"].startswith("2026-03-02T")
     assert flag["period"]["end"].startswith("2026-03-03T")
     ids = [entry["id"] for entry in alerts[0]["guidance"]]
-    french = load_catalogue(settings.guidance_file).render(ids, "fr")
+    french = Guidance(load_catalogue(settings.guidance_file), languages).render(ids, "fr")
     assert french
     for guidance in french:
         assert html.escape(guidance["text"]) in flag["text"]["div"]

@@ -38,6 +38,7 @@ from app.fhir.terms import (
     questionnaire_url,
 )
 from app.instruments.registry import InstrumentRegistry, LoadedInstrument
+from app.languages.catalogues import Catalogues
 from tests.core.test_known_answers import _load_cases, _same
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -81,9 +82,11 @@ def observations_by_code(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_instrument_is_a_valid_questionnaire(registry: InstrumentRegistry) -> None:
+def test_every_instrument_is_a_valid_questionnaire(
+    registry: InstrumentRegistry, languages: Catalogues
+) -> None:
     for loaded in registry:
-        resource = questionnaire(loaded.definition, loaded.definition_hash)
+        resource = questionnaire(loaded.definition, loaded.definition_hash, languages.words("en"))
         parsed = Questionnaire.model_validate(resource)
         assert parsed.url == questionnaire_url(loaded.id)
         assert parsed.version == loaded.version
@@ -94,6 +97,7 @@ def test_every_instrument_is_a_valid_questionnaire(registry: InstrumentRegistry)
 
 def test_answer_weights_add_up_to_the_hand_checked_scale_scores(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     """Summing the Questionnaire's weights of the chosen answers gives the known answers, so
     the weights carry the reverse keys exactly (ordinalValue and itemWeight agree)."""
@@ -103,7 +107,9 @@ def test_answer_weights_add_up_to_the_hand_checked_scale_scores(
         loaded = registry.get(instrument, case.get("version"))
         if "errors" in case or loaded.definition.id == "srs":
             continue
-        resource = questionnaire(loaded.definition, loaded.definition_hash, weights=True)
+        resource = questionnaire(
+            loaded.definition, loaded.definition_hash, languages.words("en"), weights=True
+        )
         weights: dict[tuple[str, str], float] = {}
         for item in resource["item"]:
             for option in item.get("answerOption", []):
@@ -141,9 +147,10 @@ def test_answer_weights_add_up_to_the_hand_checked_scale_scores(
 
 def test_the_srs_items_are_required_sliders_between_0_and_10(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     srs = registry.get("srs")
-    resource = questionnaire(srs.definition, srs.definition_hash)
+    resource = questionnaire(srs.definition, srs.definition_hash, languages.words("en"))
     first = resource["item"][0]
     assert first["type"] == "decimal"
     assert first["required"] is True  # the SRS allows no missing answer
@@ -157,26 +164,28 @@ def test_the_srs_items_are_required_sliders_between_0_and_10(
 
 def test_each_language_is_a_questionnaire_of_its_own_with_the_same_canonical(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     srs = registry.get("srs")
-    english = questionnaire(srs.definition, srs.definition_hash, "en")
-    french = questionnaire(srs.definition, srs.definition_hash, "fr")
+    english = questionnaire(srs.definition, srs.definition_hash, languages.words("en"))
+    french = questionnaire(srs.definition, srs.definition_hash, languages.words("fr"))
     Questionnaire.model_validate(french)
     assert (english["language"], french["language"]) == ("en", "fr")
     assert (french["url"], french["version"]) == (english["url"], english["version"])
     assert french["id"] == f"{english['id']}-fr"
     assert french["title"].startswith("Échelle")
-    assert french["item"][0]["text"] == srs.definition.items[0].label.fr
+    assert french["item"][0]["text"] == "Relation : écoute, compréhension, respect"
     assert "_text" not in french["item"][0]  # no translation extension: one language each
 
 
 def test_likert_items_are_radio_buttons_whose_answers_show_no_weight(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     """A reverse-keyed WAI-S answer reads "Always", never "Always - 1": renderers print an
     option's weight beside its text, so the form shows none."""
     wai_s = registry.get("wai-s")
-    resource = questionnaire(wai_s.definition, wai_s.definition_hash)
+    resource = questionnaire(wai_s.definition, wai_s.definition_hash, languages.words("en"))
     reversed_item = next(item for item in resource["item"] if item["linkId"] == "4")
     control = reversed_item["extension"][0]["valueCodeableConcept"]["coding"][0]
     assert control["code"] == "radio-button"
@@ -186,16 +195,19 @@ def test_likert_items_are_radio_buttons_whose_answers_show_no_weight(
     }
     assert "ordinalValue" not in json.dumps(resource)
     assert "itemWeight" not in json.dumps(resource)
-    weighted = questionnaire(wai_s.definition, wai_s.definition_hash, weights=True)
+    weighted = questionnaire(
+        wai_s.definition, wai_s.definition_hash, languages.words("en"), weights=True
+    )
     always = next(item for item in weighted["item"] if item["linkId"] == "4")["answerOption"][-1]
     assert always["extension"] == [{"url": ITEM_WEIGHT, "valueDecimal": 1}]
 
 
 def test_items_are_required_where_their_scales_allow_no_missing_answer(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     for loaded in registry.latest():
-        resource = questionnaire(loaded.definition, loaded.definition_hash)
+        resource = questionnaire(loaded.definition, loaded.definition_hash, languages.words("en"))
         for item in resource["item"]:
             rules = [
                 scale.missing.max_missing
@@ -204,15 +216,21 @@ def test_items_are_required_where_their_scales_allow_no_missing_answer(
             ]
             assert item.get("required", False) == (0 in rules), (loaded.id, item["linkId"])
     wai_sr = registry.get("wai-sr")
-    assert "required" not in questionnaire(wai_sr.definition, wai_sr.definition_hash)["item"][0]
+    assert (
+        "required"
+        not in questionnaire(wai_sr.definition, wai_sr.definition_hash, languages.words("en"))[
+            "item"
+        ][0]
+    )
 
 
 def test_the_answer_code_systems_define_every_coded_answer(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     for loaded in registry.latest():
-        resource = questionnaire(loaded.definition, loaded.definition_hash, "fr")
-        system = answer_code_system(loaded.definition, "fr")
+        resource = questionnaire(loaded.definition, loaded.definition_hash, languages.words("fr"))
+        system = answer_code_system(loaded.definition, languages.words("fr"))
         CodeSystem.model_validate(system)
         assert system["url"] == answer_system(loaded.id)
         concepts = {concept["code"]: concept["display"] for concept in system["concept"]}
@@ -223,15 +241,19 @@ def test_the_answer_code_systems_define_every_coded_answer(
                 assert coding["system"] == system["url"]
                 assert coding["code"] in concepts
                 assert concepts[coding["code"]] in (coding["display"], coding["code"])
-    assert answer_code_system(registry.get("wai-s").definition, "fr")["concept"][-1] == {
+    assert answer_code_system(registry.get("wai-s").definition, languages.words("fr"))["concept"][
+        -1
+    ] == {
         "code": "7",
         "display": "Toujours",
     }
 
 
-def test_a_gated_item_is_enabled_only_by_its_gate(registry: InstrumentRegistry) -> None:
+def test_a_gated_item_is_enabled_only_by_its_gate(
+    registry: InstrumentRegistry, languages: Catalogues
+) -> None:
     loaded = registry.get("post-session-rupture-client")
-    resource = questionnaire(loaded.definition, loaded.definition_hash)
+    resource = questionnaire(loaded.definition, loaded.definition_hash, languages.words("en"))
     gated = [item for item in resource["item"] if "enableWhen" in item]
     assert gated, "the post-session questions 2-3 depend on question 1"
     for item in gated:
@@ -442,6 +464,7 @@ def test_fhir_paths_name_items_by_link_id() -> None:
 
 def test_a_rupture_flag_is_a_fhir_flag_with_its_guidance_as_text(
     registry: InstrumentRegistry,
+    languages: Catalogues,
 ) -> None:
     flag = {
         "instrument": "wai-sr", "rater": "client", "rule": "v_drop", "scale": "bond",
@@ -466,7 +489,9 @@ def test_a_rupture_flag_is_a_fhir_flag_with_its_guidance_as_text(
         effective="2026-11-20T10:30:00+01:00",
         issued=NOW.isoformat(),
     )
-    resource = flag_resource(registry.get("wai-sr").definition, flag, context)
+    resource = flag_resource(
+        registry.get("wai-sr").definition, flag, context, languages.words("en")
+    )
     Flag.model_validate(resource)
     assert resource["status"] == "inactive"  # repaired
     assert resource["code"]["coding"][0]["code"] == "rupture.v_drop"

@@ -48,6 +48,7 @@ OPERATIONS = {
     ("delete", "/v1/episodes/{episode_id}"): "eraseEpisode",
     ("get", "/v1/audit-events"): "listAuditEvents",
     ("get", "/v1/guidance"): "listGuidance",
+    ("get", "/v1/languages"): "listLanguages",
     ("get", "/v1/instruments/{instrument_id}/questionnaire"): "getQuestionnaire",
     ("get", "/v1/instruments/{instrument_id}/answer-code-system"): "getAnswerCodeSystem",
     ("get", "/v1/code-system"): "getCodeSystem",
@@ -149,7 +150,7 @@ def test_every_example_is_valid_for_its_own_schema() -> None:
 PUBLIC = {
     "getHealth", "getLiveness", "getReadiness", "getProblemType", "listInstruments",
     "getInstrument", "listGuidance", "getQuestionnaire", "getCodeSystem",
-    "getAnswerCodeSystem",
+    "getAnswerCodeSystem", "listLanguages",
 }  # fmt: skip
 
 

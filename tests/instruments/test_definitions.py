@@ -25,11 +25,11 @@ SHIPPED = {
     "post-session-rupture-client", "post-session-rupture-therapist", "rupture-markers",
 }  # fmt: skip
 
-TEXT = {"en": "x", "fr": "x"}
+TEXT = "x"
 VALID: dict[str, Any] = {
     "id": "tiny",
     "version": "1.0.0",
-    "title": {"en": "Tiny", "fr": "Petit"},
+    "title": "Tiny",
     "respondent": "client",
     "care_settings": ["psychotherapy"],
     "references": [{"citation": "Test 2026"}],
@@ -119,7 +119,10 @@ _DELETE = object()
 
 REFUSALS = [
     ("an unknown field", "items.0.colour", "red", "items.0.colour: Extra inputs are not permitted"),
-    ("a missing French label", "title.fr", _DELETE, "title.fr: Field required"),
+    ("a missing title", "title", _DELETE, "title: Field required"),
+    ("an empty label", "items.0.label", "", "items.0.label: String should have at least 1"),
+    ("a label in several languages", "items.1.label", {"en": "x", "fr": "x"},
+     "items.1.label: Input should be a valid string"),
     ("a bad version", "version", "1.0", "version: Value error, '1.0' is not a semantic version"),
     ("a scale naming an unknown item", "scales.0.items.1", "3",
      "scales.0.items.1: unknown item '3'"),
@@ -181,7 +184,7 @@ def test_a_rater_discrepancy_counterpart_must_exist(tmp_path: Path) -> None:
 
 
 def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
-    _write(tmp_path, _mutated("title.fr", _DELETE))
+    _write(tmp_path, _mutated("title", _DELETE))
     _write(tmp_path, {**_mutated("items.0.colour", "red"), "id": "other"})
     with pytest.raises(DefinitionLoadError) as raised:
         load_registry(tmp_path)

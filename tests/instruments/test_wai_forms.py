@@ -12,14 +12,14 @@ the words that each label must then contain, in English and French.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from app.instruments.registry import InstrumentRegistry, load_registry
-from tests.conftest import INSTRUMENTS
+from app.instruments.texts import InstrumentTexts
+from tests.conftest import INSTRUMENTS, shipped_languages
 
 REGISTRY: InstrumentRegistry = load_registry(INSTRUMENTS)
+LANGUAGES = shipped_languages(REGISTRY)
 
 # item: (client form content, therapist form content,
 #        words of the client label (en, fr), words of the therapist label (en, fr))
@@ -99,8 +99,11 @@ DIFFERING: dict[str, tuple[str, str, tuple[list[str], list[str]], tuple[list[str
 }
 
 
-def _labels(instrument: str) -> dict[str, Any]:
-    return {item.id: item.label for item in REGISTRY.get(instrument).definition.items}
+def _labels(instrument: str) -> dict[str, dict[str, str]]:
+    """Each item's label by language (the definition's English, the catalogue's French)."""
+    definition = REGISTRY.get(instrument).definition
+    french = InstrumentTexts.of(LANGUAGES.words("fr"), definition)
+    return {item.id: {"en": item.label, "fr": french.item(item)} for item in definition.items}
 
 
 CLIENT, THERAPIST = _labels("wai-client"), _labels("wai-therapist")
@@ -110,8 +113,8 @@ CLIENT, THERAPIST = _labels("wai-client"), _labels("wai-therapist")
 def test_each_form_asks_its_own_question_where_the_published_forms_differ(item: str) -> None:
     _, _, client_words, therapist_words = DIFFERING[item]
     for language, index in (("en", 0), ("fr", 1)):
-        client = getattr(CLIENT[item], language).lower()
-        therapist = getattr(THERAPIST[item], language).lower()
+        client = CLIENT[item][language].lower()
+        therapist = THERAPIST[item][language].lower()
         assert all(word in client for word in client_words[index]), (item, language, client)
         assert all(word in therapist for word in therapist_words[index]), (
             item,
@@ -124,7 +127,7 @@ def test_each_form_asks_its_own_question_where_the_published_forms_differ(item: 
 
 
 def test_the_therapist_form_never_says_i_like_my_client() -> None:
-    assert all("i like my client" not in label.en.lower() for label in THERAPIST.values())
+    assert all("i like my client" not in label["en"].lower() for label in THERAPIST.values())
 
 
 def test_both_forms_share_the_same_key() -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from app.instruments.registry import InstrumentRegistry, load_registry
-from tests.conftest import INSTRUMENTS
+from app.instruments.texts import InstrumentTexts
+from tests.conftest import INSTRUMENTS, shipped_languages
 
 REGISTRY: InstrumentRegistry = load_registry(INSTRUMENTS)
+LANGUAGES = shipped_languages(REGISTRY)
 
 
 def _label(instrument: str, item: str) -> tuple[str, str]:
     definition = REGISTRY.get(instrument).definition
-    label = next(i.label for i in definition.items if i.id == item)
-    return label.en.lower(), label.fr.lower()
+    label = next(i for i in definition.items if i.id == item)
+    french = InstrumentTexts.of(LANGUAGES.words("fr"), definition).item(label)
+    return label.label.lower(), french.lower()
 
 
 def test_haq_ii_item_17_is_a_shared_talk_about_the_past_not_going_over_it_again() -> None:

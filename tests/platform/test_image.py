@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from app.main import create_app
 from app.platform.settings import PROJECT_ROOT, Settings
@@ -38,6 +39,22 @@ def test_the_image_installs_the_locked_package_as_make_install_does() -> None:
     assert syncs == ["uv sync --locked --no-install-project", "uv sync --locked"]
     assert "pyproject.toml uv.lock" in instructions("COPY")[0]
     assert "PATH=/opt/bordin/bin:$PATH" in " ".join(instructions("ENV"))
+
+
+def test_the_image_holds_the_data_every_setting_of_a_project_folder_reads() -> None:
+    """The package is installed away from the project's folders: every folder of data the
+    settings read from the project (instruments, guidance, languages) is copied into the
+    image and its setting points there."""
+    environment = " ".join(instructions("ENV"))
+    copied = instructions("COPY")
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if not isinstance(default, Path) or PROJECT_ROOT not in default.parents:
+            continue
+        relative = default.relative_to(PROJECT_ROOT)
+        folder = relative.parts[0]
+        assert f"{folder} ./{folder}" in copied, name
+        assert f"{name.upper()}=/srv/bordin/{relative.as_posix()}" in environment, name
 
 
 def test_the_image_runs_as_a_user_with_a_volume_and_settings_for_port_and_workers() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from app.access.keys import create_organization
-from app.catalogue.guidance import Catalogue
+from app.catalogue.guidance import Guidance
 from app.instruments.registry import InstrumentRegistry
 from app.platform.db import Database
 from app.records.context import Records
@@ -16,7 +16,7 @@ from app.records.episodes import create_episode
 
 
 def own_records(
-    engine: Engine, registry: InstrumentRegistry, guidance: Catalogue | None = None
+    engine: Engine, registry: InstrumentRegistry, guidance: Guidance | None = None
 ) -> Records:
     """The records of a new organisation (nothing of another test's in its statistics)."""
     organization_id, _ = create_organization(Database(engine), "records test", datetime.now(UTC))

@@ -16,8 +16,9 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from app.catalogue.guidance import load_catalogue
+from app.catalogue.guidance import Guidance, load_catalogue
 from app.instruments.registry import InstrumentRegistry
+from app.languages.catalogues import Catalogues
 from app.platform import store
 from app.platform.settings import Settings
 from app.records.administrations import (
@@ -70,9 +71,10 @@ def _assert_stored_equal_full(records: Records, episode_id: uuid.UUID) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_stored_flags_and_alerts_are_those_of_a_full_evaluation(
-    engine: Engine, registry: InstrumentRegistry, seed: int
+    engine: Engine, registry: InstrumentRegistry, languages: Catalogues, seed: int
 ) -> None:
-    records = own_records(engine, registry, load_catalogue(Settings().guidance_file))
+    guidance = Guidance(load_catalogue(Settings().guidance_file), languages)
+    records = own_records(engine, registry, guidance)
     rng = random.Random(seed)
     episode = new_episode(records)
     pending = {instrument: rng.sample(range(1, 25), k=12) for instrument in ("srs", "wai-sr")}
