@@ -33,10 +33,17 @@ run: migrate
 	WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} \
 		HOST=$(HOST) PORT=$(PORT) $(BIN)/bordin serve
 
-# The chart tests render SVG to PNG with librsvg (Debian's librsvg2-bin), installed if missing.
+# The chart tests render SVG to PNG with librsvg (Debian's librsvg2-bin), and the browser tests
+# drive Debian's Chromium (at BORDIN_CHROMIUM; no browser is ever downloaded): both installed
+# if missing.
+BORDIN_CHROMIUM ?= /usr/bin/chromium
+export BORDIN_CHROMIUM
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 test: install
 	@command -v rsvg-convert >/dev/null || { apt-get update -qq && apt-get install -y -qq librsvg2-bin; } \
 		|| { echo "make test needs rsvg-convert: apt-get install librsvg2-bin"; exit 1; }
+	@test -x "$(BORDIN_CHROMIUM)" || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "make test needs Chromium at $(BORDIN_CHROMIUM): apt-get install chromium"; exit 1; }
 	$(BIN)/pytest
 
 # Clients generated from the served /openapi.json (Python and TypeScript), used against a live

@@ -12,11 +12,16 @@ bordin list-organizations          every organisation: id, keys not revoked, cre
 bordin create-key --organization ID --scopes SCOPE [SCOPE ...] [--name NAME] [--expires-at T]
                                    a new key of an organisation (e.g. to replace a lost admin key)
 bordin deliver-webhooks [--once]   deliver the webhook outbox (a worker beside the app)
+bordin create-console-account --organization ID --email E --clinician-ref REF [--role lead]
+                                   a local console sign-in (password read from standard input)
+bordin set-crisis-text --organization ID [--en TEXT] [--fr TEXT]
+                                   what the patient form's thank-you page says about urgent help
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import signal
 import sys
@@ -28,8 +33,9 @@ from pathlib import Path
 
 import uvicorn
 
-from app.access import keys
+from app.access import console_sessions, keys
 from app.alerts.dispatch import Dispatcher
+from app.forms import invitations
 from app.instruments.registry import DefinitionLoadError, load_registry
 from app.platform.db import Database, upgrade
 from app.platform.logs import configure_logging
@@ -66,6 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     new_key.add_argument(
         "--expires-at", type=_aware_time, help="RFC 3339 time with an offset; never by default"
     )
+    account = commands.add_parser(
+        "create-console-account", help="a local sign-in to the clinician console"
+    )
+    account.add_argument("--organization", required=True, type=uuid.UUID, help="its id")
+    account.add_argument("--email", required=True)
+    account.add_argument(
+        "--clinician-ref", required=True, help="the clinician as episodes name them"
+    )
+    account.add_argument("--role", choices=console_sessions.ROLES, default="clinician")
+    crisis = commands.add_parser(
+        "set-crisis-text", help="the form's thank-you page: where to find urgent help"
+    )
+    crisis.add_argument("--organization", required=True, type=uuid.UUID, help="its id")
+    crisis.add_argument("--en", help="in English (none of both: no text)")
+    crisis.add_argument("--fr", help="in French")
     deliver = commands.add_parser(
         "deliver-webhooks", help="deliver webhook events until stopped (SIGINT, SIGTERM)"
     )
@@ -90,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             return _list_organizations(database)
         if args.command == "create-key":
             return _create_key(database, args)
+        if args.command == "create-console-account":
+            return _create_console_account(database, args)
+        if args.command == "set-crisis-text":
+            return _set_crisis_text(database, args)
         organization_id, key = keys.create_organization(database, args.name, datetime.now(UTC))
         print(f"organisation {organization_id}")
         print(f"admin key (shown once): {key}")
@@ -177,6 +202,36 @@ def _create_key(database: Database, args: argparse.Namespace) -> int:
     scopes = " ".join(created["scopes"])
     print(f"key {created['id']} of organisation {args.organization}, scopes {scopes}")
     print(f"key (shown once): {created['key']}")
+    return 0
+
+
+def _create_console_account(database: Database, args: argparse.Namespace) -> int:
+    """The password comes from standard input (one line), never from the command line, where
+    other users and the shell's history would see it."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password (12 characters or more): ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        account_id = console_sessions.create_account(
+            database, args.organization, email=args.email, password=password,
+            clinician_ref=args.clinician_ref, role=args.role, now=datetime.now(UTC),
+        )  # fmt: skip
+    except ValueError as error:
+        print(f"bordin create-console-account: {error}", file=sys.stderr)
+        return 1
+    print(f"console account {account_id}: {args.email}, {args.role} {args.clinician_ref}")
+    return 0
+
+
+def _set_crisis_text(database: Database, args: argparse.Namespace) -> int:
+    texts = {language: text for language, text in (("en", args.en), ("fr", args.fr)) if text}
+    try:
+        invitations.set_crisis_text(database, args.organization, texts or None)
+    except ValueError as error:
+        print(f"bordin set-crisis-text: {error}", file=sys.stderr)
+        return 1
+    print(f"crisis text of {args.organization}: {', '.join(texts) or 'none'}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,9 +32,16 @@ from app.catalogue.definitions import register_definitions
 from app.catalogue.guidance import DOMAIN as GUIDANCE
 from app.catalogue.guidance import Catalogue, Guidance, load_catalogue
 from app.catalogue.routes import router as catalogue_router
+from app.console import schemas as console_schemas
+from app.console.routes import console_refused
+from app.console.routes import pages as console_pages
+from app.console.routes import router as console_router
 from app.fhir import schemas as fhir_schemas
 from app.fhir.routes import FHIR_BODY_MODELS
 from app.fhir.routes import router as fhir_router
+from app.forms import schemas as forms_schemas
+from app.forms.routes import pages as form_pages
+from app.forms.routes import router as invitation_router
 from app.health import schemas as health_schemas
 from app.health.routes import router as health_router
 from app.http import schemas as http_schemas
@@ -42,6 +50,7 @@ from app.http.context import RequestContext, database_auditor
 from app.http.docs import add_docs
 from app.http.document import declare_headers, keep_examples
 from app.http.limits import BodySizeLimit
+from app.http.pages import STATIC_PATH, static_files
 from app.http.problems import PROBLEMS, declare_failures, install_problem_handlers
 from app.http.state import AppState
 from app.http.tracing import instrument, traces_endpoint
@@ -49,7 +58,11 @@ from app.instruments import texts
 from app.instruments.registry import InstrumentRegistry, load_registry
 from app.languages.catalogues import Catalogues, load_catalogues
 from app.platform.db import Database, migration_heads
-from app.platform.errors import problem_types
+from app.platform.errors import (
+    ConsoleForbiddenError,
+    ConsoleSignInRequiredError,
+    problem_types,
+)
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
@@ -79,6 +92,8 @@ WIRE_SCHEMAS = (
     access_schemas,
     fhir_schemas,
     alerts_schemas,
+    forms_schemas,
+    console_schemas,
 )
 DESCRIPTION = """\
 Scores therapeutic alliance questionnaires (WAI and its short forms, SRS, HAq-II, ...) with
@@ -128,6 +143,7 @@ def create_app(
         migration_heads=migration_heads(MIGRATIONS),
         shared=shared,
         metrics=metrics,
+        console_secret=console_secret(settings),
     )
 
     @asynccontextmanager
@@ -183,13 +199,20 @@ def create_app(
             *audit_router.routes,
             *webhook_router.routes,
             *alert_router.routes,
+            *invitation_router.routes,
+            *form_pages.routes,
+            *console_router.routes,
+            *console_pages.routes,
         ],
     )
     if settings.docs_enabled:
         add_docs(app, OPENAPI_URL, public)
+    app.mount(STATIC_PATH, static_files(), name="static")
     check_declared(app)
     app.state.bordin = state
     install_problem_handlers(app)
+    app.add_exception_handler(ConsoleSignInRequiredError, console_refused)
+    app.add_exception_handler(ConsoleForbiddenError, console_refused)
     add_body_schemas(app, [*BODY_MODELS, *FHIR_BODY_MODELS, RuptureAlert, AlertEvent])
     document_access(app)
     declare_failures(app)
@@ -229,6 +252,13 @@ def process_metrics(settings: Settings, database: Database) -> Metrics | None:
     metrics = Metrics()
     metrics.watch(database)
     return metrics
+
+
+def console_secret(settings: Settings) -> bytes:
+    """The configured key that signs console sessions, else a random one for this process."""
+    if settings.console_secret is not None:
+        return settings.console_secret.get_secret_value().encode()
+    return secrets.token_bytes(32)
 
 
 def load_languages(

@@ -29,8 +29,8 @@ def test_the_app_holds_at_its_top_only_entry_points_and_its_parts() -> None:
     assert modules == ["__init__.py", "cli.py", "main.py"]
     parts = sorted(path.name for path in app.iterdir() if (path / "__init__.py").exists())
     assert parts == [
-        "access", "alerts", "catalogue", "core", "fhir", "health", "http", "instruments",
-        "languages", "platform", "records", "scoring",
+        "access", "alerts", "catalogue", "console", "core", "fhir", "forms", "health", "http",
+        "instruments", "languages", "platform", "records", "scoring",
     ]  # fmt: skip
     for part in parts:
         docstring = (app / part / "__init__.py").read_text(encoding="utf-8")

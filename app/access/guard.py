@@ -4,6 +4,10 @@
   problem types, the health probes).
 - `Depends(caller(scope, ...))`: an API key or JWT of an organisation that holds one of the
   scopes; the dependency's value is the caller (`Principal`).
+- `Depends(clinician(role, ...))`: a clinician signed in to the console (its session cookie),
+  with one of the roles if any are named; on a POST, the form's CSRF token must be the
+  session's. The dependency's value is the clinician (`Clinician`); a browser without a
+  session is sent to the sign-in page.
 
 The same declaration writes the operation's `security` into the OpenAPI document
 (`document_access`), so that what a route declares and what it enforces cannot part, and
@@ -27,6 +31,7 @@ process, or in Redis by all of them together (`app/access/limits.py`).
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +39,17 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from app.access import keys
+from app.access import console_sessions, keys
+from app.access.console_sessions import Clinician
 from app.access.keys import Principal
 from app.http.state import AppState, state_of
-from app.platform.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
+from app.platform.errors import (
+    ConsoleForbiddenError,
+    ConsoleSignInRequiredError,
+    ForbiddenError,
+    RateLimitedError,
+    UnauthenticatedError,
+)
 
 SCHEME = "apiKey"
 
@@ -84,21 +96,64 @@ def caller(*scopes: str, reuse_recent: bool = False) -> CallerGuard:
     return CallerGuard(scopes, reuse_recent=reuse_recent)
 
 
+COOKIE = "bordin_console"
+
+
+class ClinicianGuard:
+    """The dependency `clinician(...)` makes: the signed-in console user."""
+
+    scopes = ("console",)
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = roles
+
+    async def __call__(self, request: Request) -> Clinician:
+        state = state_of(request)
+        who = await run_in_threadpool(
+            console_sessions.signed_in, state.database, request.cookies.get(COOKIE),
+            state.console_secret, datetime.now(UTC),
+        )  # fmt: skip
+        if who is None:
+            raise ConsoleSignInRequiredError("sign in to the console first")
+        # For the request's log line and audit: the console and the clinician, never a patient.
+        request.state.organization_id = str(who.organization_id)
+        request.state.jwt_issuer = "console"
+        request.state.jwt_subject = who.clinician_ref
+        if self.roles and who.role not in self.roles:
+            raise ConsoleForbiddenError(f"this page is for the role {' or '.join(self.roles)}")
+        if request.method == "POST":
+            sent = (await request.form()).get("csrf")
+            if not isinstance(sent, str) or not hmac.compare_digest(sent, who.csrf_token):
+                raise ConsoleForbiddenError(
+                    "the form's CSRF token is missing or not this session's"
+                )
+        return who
+
+    def __repr__(self) -> str:
+        return f"clinician{self.roles!r}"
+
+
+def clinician(*roles: str) -> ClinicianGuard:
+    """Only a clinician signed in to the console (with one of `roles`, if any are named)."""
+    return ClinicianGuard(roles)
+
+
 def declared_access(route: APIRoute) -> tuple[str, ...]:
     """The scopes a route declares, one of which opens it; () for a public route. A
     ValueError unless the route declares its access exactly once."""
     declared = [
         dependency.call
         for dependency in route.dependant.dependencies
-        if dependency.call is public or isinstance(dependency.call, CallerGuard)
+        if dependency.call is public or isinstance(dependency.call, CallerGuard | ClinicianGuard)
     ]
     if len(declared) != 1:
         raise ValueError(
             f"{route.path} ({route.name}) must declare who may call it once, with"
-            f" Depends(public) or Depends(caller(...)); it declares it {len(declared)} times"
+            f" Depends(public), Depends(caller(...)) or Depends(clinician(...)); it declares it"
+            f" {len(declared)} times"
         )
     (access,) = declared
-    return access.scopes if isinstance(access, CallerGuard) else ()
+    return access.scopes if isinstance(access, CallerGuard | ClinicianGuard) else ()
 
 
 def check_declared(app: FastAPI) -> None:
@@ -122,7 +177,8 @@ def document_access(app: FastAPI) -> None:
             "type": "http",
             "scheme": "bearer",
             "description": "`Authorization: Bearer bordin_…`: an API key of the caller's"
-            " organisation. Scopes: scores, records:read, records:write, submit, admin.",
+            " organisation. Scopes: scores, records:read, records:write, submit, admin,"
+            " console:issue.",
         }
         for route in app.routes:
             if not isinstance(route, APIRoute) or not route.include_in_schema:

@@ -33,7 +33,7 @@ from app.platform.errors import (
 )
 from app.platform.tables import LOCAL_ORGANIZATION_ID, ApiKey, Organization
 
-SCOPES = ("scores", "records:read", "records:write", "submit", "admin")
+SCOPES = ("scores", "records:read", "records:write", "submit", "admin", "console:issue")
 _KEY = re.compile(r"^bordin_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 if TYPE_CHECKING:  # Redis's client is imported only where REDIS_URL is set
     from app.platform.shared import SharedState

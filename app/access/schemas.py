@@ -19,7 +19,7 @@ from app.http.schemas import EXAMPLE_ID, Text, Timestamp, WireModel, example, na
 Scope = TypeAliasType(
     "Scope",
     Annotated[
-        Literal["scores", "records:read", "records:write", "submit", "admin"],
+        Literal["scores", "records:read", "records:write", "submit", "admin", "console:issue"],
         named("records:read", "What an API key opens."),
     ],
 )

@@ -39,6 +39,14 @@ SECURITY_HEADERS = [
 # The API's content runs nothing; the interactive docs run scripts of their own origin only.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS_CSP_HEADER = (b"content-security-policy", DOCS_CSP.encode())
+# The patient form and the console: the app's own style sheet, scripts and forms, nothing else
+# (no inline script or style, no frame, nothing from another origin).
+PAGES = ("/f/", "/console", "/static/")
+PAGES_CSP_HEADER = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    b" connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+)
 
 
 Auditor = Callable[[Scope, int], Awaitable[None]]
@@ -81,6 +89,7 @@ class RequestContext:
         responded = False
         failure: Exception | None = None
         docs = scope["path"].startswith(DOCS_PATHS)
+        pages = scope["path"].startswith(PAGES)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, responded
@@ -93,7 +102,7 @@ class RequestContext:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(SECURITY_HEADERS)
-                headers.append(DOCS_CSP_HEADER if docs else API_CSP)
+                headers.append(DOCS_CSP_HEADER if docs else PAGES_CSP_HEADER if pages else API_CSP)
                 message["headers"] = headers
             await send(message)
 
@@ -149,6 +158,7 @@ AUDITED_TAGS = {
     "api keys": "api_key",
     "webhooks": "webhook",
     "alerts": "alert",
+    "console": "console",
 }
 # Writes that append their own event in their own transaction when they succeed.
 SELF_AUDITED = frozenset(
@@ -163,6 +173,10 @@ SELF_AUDITED = frozenset(
         "acknowledgeAlert",
         "closeAlert",
         "setAlertPolicy",
+        "createInvitation",
+        "consoleAcknowledgeAlert",  # audited by the use case as acknowledgeAlert
+        "consoleCloseAlert",  # audited by the use case as closeAlert
+        "consoleCreateInvitation",  # audited by the use case as createInvitation
     }
 )
 RESOURCE_ID_LENGTH = 64  # audit_event.resource_id

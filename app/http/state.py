@@ -41,6 +41,8 @@ class AppState:
     metrics: Metrics | None = None
     # The migration revisions this code needs the database at (readiness).
     migration_heads: frozenset[str] = frozenset()
+    # The key that signs console session cookies.
+    console_secret: bytes = b""
 
 
 def state_of(request: Request) -> AppState:

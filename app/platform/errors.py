@@ -228,6 +228,40 @@ class EpisodeAlreadyEndedError(DomainError):
     title = "Episode already ended"
 
 
+class ConsoleSignInRequiredError(DomainError):
+    """The console needs a signed-in clinician: a browser is sent to the sign-in page."""
+
+    status = 401
+    code = "console_sign_in_required"
+    title = "Sign in to the console"
+
+
+class ConsoleForbiddenError(DomainError):
+    """A console page refused to the signed-in clinician: a lead's page, or a form sent
+    without the session's CSRF token (open the page again and resend it)."""
+
+    status = 403
+    code = "console_forbidden"
+    title = "Not allowed in the console"
+
+
+class FormLinkNotFoundError(DomainError):
+    """No form link has this token: it may be mistyped or cut short. Ask for a new link."""
+
+    status = 404
+    code = "form_link_not_found"
+    title = "Form link not found"
+
+
+class FormLinkGoneError(DomainError):
+    """This form link has served its purpose (every questionnaire was answered) or has
+    expired: a link is used once. Ask for a new link."""
+
+    status = 410
+    code = "form_link_gone"
+    title = "Form link no longer valid"
+
+
 class IdempotencyKeyReusedError(DomainError):
     """This Idempotency-Key was used before with a different request; nothing was recorded.
     Use a new key for a new request."""

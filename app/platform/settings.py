@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +169,26 @@ class Settings(BaseSettings):
         default=None, description="OpenTelemetry: the traces endpoint itself, if another."
     )
 
+    public_base_url: str | None = Field(
+        default=None,
+        description="The address patients and clinicians reach the service at (form and"
+        " console links are made with it); by default, the address the request came to.",
+    )
+    form_kiosk_seconds: int = Field(
+        default=8,
+        ge=1,
+        le=120,
+        description="In kiosk mode, how long the thank-you page stays before a neutral page.",
+    )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="The key that signs console session cookies (32 bytes or more). Unset:"
+        " a random key per process, so sessions end when it restarts; set it when several"
+        " processes serve the console.",
+    )
+    console_session_hours: float = Field(
+        default=10, gt=0, le=24, description="How long a console sign-in lasts."
+    )
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS of an authorisation server whose JWTs are accepted."
     )

@@ -88,6 +88,9 @@ class Organization(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The alert policy's profile (app/core/alert_policy.py PROFILES).
     alert_profile: Mapped[str] = mapped_column(String(16), server_default="balanced")
+    # What the patient form's thank-you page says about where to find help at once, by
+    # language ({"en": ..., "fr": ...}); none by default.
+    crisis_text: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class Episode(Base):
@@ -386,3 +389,75 @@ class WebhookDelivery(Base):
         Index("ix_webhook_delivery_endpoint", "endpoint_id", "attempted_at", "id"),
         Index("ix_webhook_delivery_event", "event_id"),
     )
+
+
+class Invitation(Base):
+    """A form link for one episode and session: its token is shown once (in the URL) and only
+    a hash of it is kept. It serves until every instrument is answered, or it expires."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(71), unique=True)
+    instruments: Mapped[list[str]] = mapped_column(JSON)
+    session: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
+    kiosk: Mapped[bool] = mapped_column(Boolean)
+    # The instruments answered so far (each recorded as soon as its page is sent).
+    completed: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleAccount(Base):
+    """A local sign-in to the clinician console (practices without an EHR): the password is
+    kept as an Argon2id hash."""
+
+    __tablename__ = "console_account"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    clinician_ref: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleLink(Base):
+    """A one-time sign-in link an EHR asked for, for its signed-in clinician: valid a minute,
+    used once; only a hash of its token is kept."""
+
+    __tablename__ = "console_link"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    token_hash: Mapped[str] = mapped_column(String(71), unique=True)
+    clinician_ref: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    next_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in clinician: the session cookie carries this id, signed; the CSRF token every
+    console form must send back is kept here."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    clinician_ref: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    # How the clinician signed in: "link" (an EHR's one-time link) or "account".
+    method: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -68,6 +68,8 @@ OPERATIONS = {
     ("get", "/v1/alert-policy"): "getAlertPolicy",
     ("put", "/v1/alert-policy"): "setAlertPolicy",
     ("get", "/v1/episodes/{episode_id}/fhir-detected-issues"): "listEpisodeFhirDetectedIssues",
+    ("post", "/v1/episodes/{episode_id}/invitations"): "createInvitation",
+    ("post", "/v1/console-links"): "createConsoleLink",
 }
 
 
