@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d'
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-clients check validate bench migrate clean
+.PHONY: install run test test-tools test-clients check validate bench migrate clean
 
 install: $(STAMP)
 
@@ -39,12 +39,15 @@ run: migrate
 BORDIN_CHROMIUM ?= /usr/bin/chromium
 export BORDIN_CHROMIUM
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
-test: install
+test: install test-tools
+	$(BIN)/pytest
+
+# What the suite needs beside Python packages, from Debian (installed once, before any run).
+test-tools:
 	@command -v rsvg-convert >/dev/null || { apt-get update -qq && apt-get install -y -qq librsvg2-bin; } \
 		|| { echo "make test needs rsvg-convert: apt-get install librsvg2-bin"; exit 1; }
 	@test -x "$(BORDIN_CHROMIUM)" || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| { echo "make test needs Chromium at $(BORDIN_CHROMIUM): apt-get install chromium"; exit 1; }
-	$(BIN)/pytest
 
 # Clients generated from the served /openapi.json (Python and TypeScript), used against a live
 # server on loopback. Needs node and npm; installs the generators in temporary environments.
