@@ -5,12 +5,14 @@ receive, as OpenAPI webhooks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from app.access.guard import caller
 from app.access.keys import Principal
@@ -129,6 +131,7 @@ def list_webhook_deliveries(
 # by hand: FastAPI would add a 422 of its own to a route with parameters, and Bordin receives
 # nothing here.
 webhook_events = APIRouter()
+F = TypeVar("F", bound=Callable[..., Any])
 _SIGNATURE_HEADERS = [
     ("webhook-id", "string", "The event's id, the same on every retry: dedupe by it."),
     ("webhook-timestamp", "integer", "Unix seconds of this attempt."),
@@ -141,28 +144,33 @@ _SIGNATURE_HEADERS = [
 ]
 
 
-@webhook_events.post(
-    "ruptureAlert",
-    operation_id="receiveRuptureAlert",
-    status_code=204,
-    response_class=Response,
-    responses={204: {"description": "Received: any 2xx. Anything else is retried."}},
-    openapi_extra={
-        **json_request_body(RuptureAlert),
-        # Bordin sends no credentials: the receiver checks the signature headers.
-        "security": [],
-        "parameters": [
-            {
-                "name": name,
-                "in": "header",
-                "required": True,
-                "schema": {"type": kind},
-                "description": description,
-            }
-            for name, kind, description in _SIGNATURE_HEADERS
-        ],
-    },
-)
+def _webhook(name: str, operation_id: str, body: type[BaseModel]) -> Callable[[F], F]:
+    """Declare a webhook Bordin sends: its signed JSON body, no credentials (the receiver
+    checks the signature headers), and the receiver's 204."""
+    return webhook_events.post(
+        name,
+        operation_id=operation_id,
+        status_code=204,
+        response_class=Response,
+        responses={204: {"description": "Received: any 2xx. Anything else is retried."}},
+        openapi_extra={
+            **json_request_body(body),
+            "security": [],
+            "parameters": [
+                {
+                    "name": header,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": kind},
+                    "description": description,
+                }
+                for header, kind, description in _SIGNATURE_HEADERS
+            ],
+        },
+    )
+
+
+@_webhook("ruptureAlert", "receiveRuptureAlert", RuptureAlert)
 def rupture_alert() -> Response:  # pragma: no cover - documentation only
     """A rupture flag of one of the organisation's episodes was raised, repaired, became
     unrepaired, or was withdrawn. Bordin POSTs this to every enabled endpoint subscribed to
@@ -170,28 +178,7 @@ def rupture_alert() -> Response:  # pragma: no cover - documentation only
     return Response(status_code=204)  # documentation only: Bordin serves no such route
 
 
-@webhook_events.post(
-    "alertEvent",
-    operation_id="receiveAlertEvent",
-    status_code=204,
-    response_class=Response,
-    responses={204: {"description": "Received: any 2xx. Anything else is retried."}},
-    openapi_extra={
-        **json_request_body(AlertEvent),
-        # Bordin sends no credentials: the receiver checks the signature headers.
-        "security": [],
-        "parameters": [
-            {
-                "name": name,
-                "in": "header",
-                "required": True,
-                "schema": {"type": kind},
-                "description": description,
-            }
-            for name, kind, description in _SIGNATURE_HEADERS
-        ],
-    },
-)
+@_webhook("alertEvent", "receiveAlertEvent", AlertEvent)
 def alert_event() -> Response:  # pragma: no cover - documentation only
     """An alert of one of the organisation's episodes was opened, updated (new evidence joined,
     or its priority rose), repaired, became unrepaired, was withdrawn, acknowledged or closed:
