@@ -312,25 +312,63 @@ def series_results(
 
 
 def statistic_rows(
-    session: Session, organization_id: UUID, instrument_id: str, shard: int | None = None
+    session: Session, organization_id: UUID, instrument_id: str
 ) -> list[InstrumentStatistic]:
-    """The shards of an instrument's maintained sums; one shard, row-locked, if `shard`."""
-    statement = select(InstrumentStatistic).where(
-        InstrumentStatistic.organization_id == organization_id,
-        InstrumentStatistic.instrument_id == instrument_id,
+    """The shards of an instrument's maintained sums."""
+    return list(
+        session.scalars(
+            select(InstrumentStatistic).where(
+                InstrumentStatistic.organization_id == organization_id,
+                InstrumentStatistic.instrument_id == instrument_id,
+            )
+        )
     )
-    if shard is not None:
-        statement = statement.where(InstrumentStatistic.shard == shard).with_for_update()
-    return list(session.scalars(statement))
 
 
-def delete_statistics(session: Session, organization_id: UUID, instrument_id: str) -> None:
+def locked_statistic(
+    session: Session, organization_id: UUID, instrument_id: str, shard: int, definition_hash: str
+) -> InstrumentStatistic | None:
+    """One shard, row-locked, if it holds sums under `definition_hash` (else none is locked)."""
+    return session.scalars(
+        select(InstrumentStatistic)
+        .where(
+            InstrumentStatistic.organization_id == organization_id,
+            InstrumentStatistic.instrument_id == instrument_id,
+            InstrumentStatistic.shard == shard,
+            InstrumentStatistic.definition_hash == definition_hash,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def lock_statistics(
+    session: Session, organization_id: UUID, instrument_id: str, shards: int, now: datetime
+) -> list[InstrumentStatistic]:
+    """Every shard of an instrument's sums, made if missing (unseeded: no definition hash) and
+    row-locked in shard order, as they stand once any concurrent seeder has committed."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "organization_id": organization_id, "instrument_id": instrument_id,
+        "definition_hash": "", "sums": {}, "updated_at": now,
+    }  # fmt: skip
     session.execute(
-        delete(InstrumentStatistic).where(
+        insert(InstrumentStatistic)
+        .values([{**values, "shard": shard} for shard in range(shards)])
+        .on_conflict_do_nothing(index_elements=["organization_id", "instrument_id", "shard"])
+    )
+    statement = (
+        select(InstrumentStatistic)
+        .where(
             InstrumentStatistic.organization_id == organization_id,
             InstrumentStatistic.instrument_id == instrument_id,
         )
+        .order_by(InstrumentStatistic.shard)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
+    return list(session.scalars(statement))
 
 
 # -- Alerts ----------------------------------------------------------------------------------

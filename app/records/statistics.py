@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.statistics import Sums, accumulate, add_sums, administration_sums, pair_sums
 from app.instruments.registry import LoadedInstrument
 from app.platform import store
 from app.platform.errors import InvalidResponsesError, UnknownInstrumentError
-from app.platform.tables import Administration, AdministrationRevision, InstrumentStatistic
+from app.platform.tables import Administration, AdministrationRevision
 from app.records.context import Records
 
 SHARDS = 16
@@ -195,34 +194,35 @@ def _add(
 ) -> None:
     """Add `delta` to a shard (row-locked until the write commits); the first write under a
     definition seeds every shard from the history instead, which already holds the write."""
-    found = store.statistic_rows(session, records.organization_id, loaded.id, shard)
-    if not found or found[0].definition_hash != loaded.definition_hash:
-        if _seed(session, records, loaded, now):
-            return
-        found = store.statistic_rows(session, records.organization_id, loaded.id, shard)
-    row = found[0]
-    row.sums = add_sums(row.sums, delta)
-    row.updated_at = now
+    row = store.locked_statistic(
+        session, records.organization_id, loaded.id, shard, loaded.definition_hash
+    )
+    if row is not None:
+        row.sums = add_sums(row.sums, delta)
+        row.updated_at = now
+        return
+    _seed_or_add(session, records, loaded, shard, delta, now)
 
 
-def _seed(session: Session, records: Records, loaded: LoadedInstrument, now: datetime) -> bool:
-    """Replace the instrument's shards by its history's sums (in shard 0). False when another
-    write seeded them at the same time (its shards stand; this write then adds its change)."""
+def _seed_or_add(
+    session: Session,
+    records: Records,
+    loaded: LoadedInstrument,
+    shard: int,
+    delta: Sums,
+    now: datetime,
+) -> None:
+    """Seed every shard from the history, holding all of them locked (in shard order, so that
+    seeders queue instead of deadlocking); a write that waited for another seeder finds the
+    shards seeded without it (it was not committed) and adds its change instead. The write
+    holds no shard when it comes here (`locked_statistic` locks only a seeded one)."""
+    rows = store.lock_statistics(session, records.organization_id, loaded.id, SHARDS, now)
+    if all(row.definition_hash == loaded.definition_hash for row in rows):
+        rows[shard].sums = add_sums(rows[shard].sums, delta)
+        rows[shard].updated_at = now
+        return
     history = history_sums(session, records, loaded)
-    try:
-        with session.begin_nested():
-            store.delete_statistics(session, records.organization_id, loaded.id)
-            session.add_all(
-                InstrumentStatistic(
-                    organization_id=records.organization_id,
-                    instrument_id=loaded.id,
-                    shard=shard,
-                    definition_hash=loaded.definition_hash,
-                    sums=history if shard == 0 else {},
-                    updated_at=now,
-                )
-                for shard in range(SHARDS)
-            )
-    except IntegrityError:
-        return False
-    return True
+    for row in rows:
+        row.definition_hash = loaded.definition_hash
+        row.sums = history if row.shard == 0 else {}
+        row.updated_at = now
