@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.platform import store
+from app.platform import store_access
 from app.platform.cursors import decode_time_cursor, encode_time_cursor
 from app.platform.db import Database
 from app.platform.plain import plain_json
@@ -103,7 +103,9 @@ def list_events(
 ) -> dict[str, Any]:
     after = decode_time_cursor(cursor) if cursor is not None else None
     with database.session() as session:
-        events = store.list_audit_events(session, organization_id, after=after, limit=limit + 1)
+        events = store_access.list_audit_events(
+            session, organization_id, after=after, limit=limit + 1
+        )
     page = events[:limit]
     next_cursor = None
     if len(events) > limit:

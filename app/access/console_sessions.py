@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.platform import store, store_console
+from app.platform import store_access, store_console
 from app.platform.db import Database
 from app.platform.tables import ConsoleAccount, ConsoleLink, ConsoleSession
 
@@ -133,7 +133,7 @@ def create_account(
     if "@" not in email or len(email) > 254 or not clinician_ref.strip():
         raise AccountRefusedError("email", "give an e-mail address and a clinician reference")
     with database.session() as session:
-        if store.get_organization(session, organization_id) is None:
+        if store_access.get_organization(session, organization_id) is None:
             raise AccountRefusedError("organization", f"no organisation {organization_id}")
         if store_console.account_by_email(session, email) is not None:
             raise AccountRefusedError("taken", f"an account with the e-mail {email} exists already")

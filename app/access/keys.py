@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.platform import store
+from app.platform import store_access
 from app.platform.db import Database
 from app.platform.errors import (
     ApiKeyNotFoundError,
@@ -91,7 +91,7 @@ def create_organization_key(
     if unknown or not scopes:
         raise ValueError(f"scopes are among {', '.join(SCOPES)}; not {', '.join(unknown)}")
     with database.session() as session:
-        if store.get_organization(session, organization_id) is None:
+        if store_access.get_organization(session, organization_id) is None:
             raise ValueError(f"no organisation {organization_id}")
     return create_key(database, organization_id, name, scopes, expires_at, now)
 
@@ -106,14 +106,14 @@ def list_organizations(database: Database) -> list[dict[str, Any]]:
                 "created_at": organization.created_at,
                 "keys": keys,
             }
-            for organization, keys in store.list_organizations(session)
+            for organization, keys in store_access.list_organizations(session)
         ]
 
 
 def bootstrap_local_key(database: Database, now: datetime) -> str | None:
     """An admin key for the local organisation if it has no key yet (first `make run`)."""
     with database.session() as session:
-        if store.count_keys(session, LOCAL_ORGANIZATION_ID) > 0:
+        if store_access.count_keys(session, LOCAL_ORGANIZATION_ID) > 0:
             return None
     created = create_key(database, LOCAL_ORGANIZATION_ID, "local admin", SCOPES, None, now)
     return str(created["key"])
@@ -177,7 +177,7 @@ def grant_key(
 
 def list_keys(database: Database, organization_id: uuid.UUID) -> list[dict[str, Any]]:
     with database.session() as session:
-        return [key_view(row) for row in store.list_keys(session, organization_id)]
+        return [key_view(row) for row in store_access.list_keys(session, organization_id)]
 
 
 def revoke_key(
@@ -190,7 +190,7 @@ def revoke_key(
     """Revoke a key: refused from the next request on, by every process (`cache`: the
     authentications stateless scoring reuses, told before and after the commit)."""
     with database.session() as session:
-        row = store.get_key(session, organization_id, key_id)
+        row = store_access.get_key(session, organization_id, key_id)
         if row is None:
             raise ApiKeyNotFoundError(f"no API key {key_id}")
         if row.revoked_at is None:
@@ -233,7 +233,7 @@ def authenticate(
         raise UnauthenticatedError("the Authorization header does not carry a Bordin API key")
     prefix, secret = match.groups()
     with database.session() as session:
-        row = store.key_by_prefix(session, prefix)
+        row = store_access.key_by_prefix(session, prefix)
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
             raise UnauthenticatedError("unknown API key")
         if row.revoked_at is not None:

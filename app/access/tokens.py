@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 
 from app.access.keys import SCOPES, Principal
-from app.platform import store
+from app.platform import store_access
 from app.platform.db import Database
 from app.platform.errors import UnauthenticatedError
 
@@ -107,7 +107,7 @@ class TokenVerifier:
                 f"the token names no organisation in {self.organization_claim!r}"
             ) from None
         with database.session() as session:
-            if store.get_organization(session, organization_id) is None:
+            if store_access.get_organization(session, organization_id) is None:
                 raise UnauthenticatedError("the token's organisation is unknown")
         scopes = frozenset(str(claims.get(self.scope_claim, "")).split()) & set(SCOPES)
         return Principal(

@@ -20,7 +20,7 @@ from app.alerts import webhooks
 from app.catalogue.guidance import Guidance
 from app.core.alert_grouping import PRIORITY_RANK, Alert, alert_events
 from app.core.alert_policy import DEFAULT_PROFILE
-from app.platform import store
+from app.platform import store, store_access, store_alerts
 from app.platform.cursors import decode_cursor, encode_cursor
 from app.platform.errors import AlertNotFoundError, InvalidCursorError
 from app.platform.plain import plain_json
@@ -156,7 +156,7 @@ def list_alerts(
     after = _decode(cursor) if cursor is not None else None
     ranks = [PRIORITY_RANK[p] for p in (priorities or ("high", "moderate"))]
     with records.database.session() as session:
-        rows = store.list_alerts(
+        rows = store_alerts.list_alerts(
             session,
             records.organization_id,
             statuses=list(statuses or ACTIVE),
@@ -190,7 +190,7 @@ def _decode(cursor: str) -> tuple[int, datetime, uuid.UUID]:
 
 def get_alert(records: Records, alert_id: uuid.UUID) -> tuple[AlertRecord, Episode]:
     with records.database.session() as session:
-        found = store.get_alert(session, records.organization_id, alert_id)
+        found = store_alerts.get_alert(session, records.organization_id, alert_id)
     if found is None:
         raise AlertNotFoundError(f"no alert {alert_id}")
     return found
@@ -200,7 +200,7 @@ def episode_alerts(records: Records, episode_id: uuid.UUID) -> tuple[list[AlertR
     """Every alert of the episode, whatever its status or priority, in the order they opened."""
     with records.database.session() as session:
         episode = existing_episode(session, records, episode_id)
-        return store.episode_alerts(session, records.organization_id, episode_id), episode
+        return store_alerts.episode_alerts(session, records.organization_id, episode_id), episode
 
 
 # -- Acting ------------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def close(
 
 
 def _locked(session: Session, records: Records, alert_id: uuid.UUID) -> tuple[AlertRecord, Episode]:
-    found = store.get_alert(session, records.organization_id, alert_id, for_update=True)
+    found = store_alerts.get_alert(session, records.organization_id, alert_id, for_update=True)
     if found is None:
         raise AlertNotFoundError(f"no alert {alert_id}")
     return found
@@ -271,7 +271,7 @@ def _who(session: Session, records: Records) -> str:
     if caller is None:
         return "unknown"
     if caller.key_id is not None:
-        key = store.get_key(session, records.organization_id, caller.key_id)
+        key = store_access.get_key(session, records.organization_id, caller.key_id)
         if key is not None:
             return key.name
     return caller.jwt_subject or "unknown"
@@ -282,14 +282,14 @@ def _who(session: Session, records: Records) -> str:
 
 def alert_profile(records: Records) -> str:
     with records.database.session() as session:
-        organisation = store.get_organization(session, records.organization_id)
+        organisation = store_access.get_organization(session, records.organization_id)
     return organisation.alert_profile if organisation is not None else DEFAULT_PROFILE
 
 
 def set_alert_profile(records: Records, profile: str) -> str:
     """The organisation's alert profile from now on (audited)."""
     with records.database.session() as session:
-        store.set_alert_profile(session, records.organization_id, profile)
+        store_alerts.set_alert_profile(session, records.organization_id, profile)
         audit_write(
             session, records, "setAlertPolicy", "organization", records.organization_id, 200
         )

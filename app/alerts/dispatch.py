@@ -33,7 +33,7 @@ import orjson
 
 from app.alerts import webhooks
 from app.alerts.egress import EgressPolicy, RefusedUrlError
-from app.platform import store
+from app.platform import store_webhooks
 from app.platform.db import Database
 from app.platform.settings import Settings
 from app.platform.tables import WebhookDelivery
@@ -130,13 +130,15 @@ class Dispatcher:
         token = uuid.uuid4()
         with self.database.session() as session:
             now = self.now()
-            event = store.claim_webhook_event(session, now, now + self.lease, token)
+            event = store_webhooks.claim_webhook_event(session, now, now + self.lease, token)
             if event is None:
                 session.commit()
                 return False
-            endpoint = store.get_webhook_by_id(session, event.endpoint_id)
+            endpoint = store_webhooks.get_webhook_by_id(session, event.endpoint_id)
             if endpoint is None or not endpoint.enabled:
-                store.settle_webhook_event(session, event.id, token, {"status": "cancelled"})
+                store_webhooks.settle_webhook_event(
+                    session, event.id, token, {"status": "cancelled"}
+                )
                 session.commit()
                 return True
             session.commit()
@@ -207,8 +209,8 @@ class Dispatcher:
                 values.update(status="failed")
             else:
                 values.update(next_attempt_at=now + self.retry.delay(attempt))
-            held = store.settle_webhook_event(session, event_id, token, values)
-            if held or store.webhook_event_exists(session, event_id):
+            held = store_webhooks.settle_webhook_event(session, event_id, token, values)
+            if held or store_webhooks.webhook_event_exists(session, event_id):
                 session.add(
                     WebhookDelivery(
                         id=uuid.uuid4(),

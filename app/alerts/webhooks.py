@@ -29,7 +29,7 @@ from app.fhir.alerts import alert_resources
 from app.fhir.observations import Context, flag_resource
 from app.instruments.registry import InstrumentRegistry
 from app.languages.catalogues import Words
-from app.platform import store
+from app.platform import store, store_webhooks
 from app.platform.cursors import decode_time_cursor, encode_time_cursor
 from app.platform.db import Database
 from app.platform.errors import InvalidWebhookUrlError, UnknownInstrumentError, WebhookNotFoundError
@@ -115,7 +115,7 @@ def create_webhook(
 
 def list_webhooks(database: Database, organization_id: uuid.UUID) -> list[Json]:
     with database.session() as session:
-        return [webhook_view(row) for row in store.list_webhooks(session, organization_id)]
+        return [webhook_view(row) for row in store_webhooks.list_webhooks(session, organization_id)]
 
 
 def get_webhook(database: Database, organization_id: uuid.UUID, webhook_id: uuid.UUID) -> Json:
@@ -134,7 +134,7 @@ def disable_webhook(
         if endpoint.enabled:
             endpoint.enabled = False
             endpoint.disabled_at = now
-            store.cancel_pending_events(session, endpoint.id)
+            store_webhooks.cancel_pending_events(session, endpoint.id)
         view = webhook_view(endpoint)
         session.commit()
     return view
@@ -152,7 +152,7 @@ def list_deliveries(
     before = decode_time_cursor(cursor) if cursor is not None else None
     with database.session() as session:
         _endpoint(session, organization_id, webhook_id)
-        rows = store.list_webhook_deliveries(
+        rows = store_webhooks.list_webhook_deliveries(
             session, organization_id, webhook_id, before=before, limit=limit + 1
         )
     page = rows[:limit]
@@ -197,7 +197,7 @@ def delivery_view(delivery: WebhookDelivery, event: WebhookEvent) -> Json:
 def _endpoint(
     session: Session, organization_id: uuid.UUID, webhook_id: uuid.UUID
 ) -> WebhookEndpoint:
-    endpoint = store.get_webhook(session, organization_id, webhook_id)
+    endpoint = store_webhooks.get_webhook(session, organization_id, webhook_id)
     if endpoint is None:
         raise WebhookNotFoundError(f"no webhook {webhook_id}")
     return endpoint
@@ -223,7 +223,7 @@ def enqueue_alerts(
     changes = list(changes)
     if not changes:
         return 0
-    endpoints = store.enabled_webhooks(session, episode.organization_id)
+    endpoints = store_webhooks.enabled_webhooks(session, episode.organization_id)
     written = 0
     for change in changes:
         payloads: dict[bool, Json] = {}
@@ -259,7 +259,7 @@ def enqueue_alert_event(
     events written."""
     endpoints = [
         endpoint
-        for endpoint in store.enabled_webhooks(session, episode.organization_id)
+        for endpoint in store_webhooks.enabled_webhooks(session, episode.organization_id)
         if event_type in endpoint.event_types
     ]
     if not endpoints:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.access import audit
-from app.platform import store, store_console
+from app.platform import store_access, store_console
 from app.platform.db import Database
 from app.platform.errors import FormLinkGoneError, FormLinkNotFoundError, InvalidRequestError
 from app.platform.tables import Invitation
@@ -158,7 +158,7 @@ def set_crisis_text(
     """What the thank-you page says about where to find help at once, by language (None or
     empty: nothing). A ValueError for an unknown organisation."""
     with database.session() as db:
-        organisation = store.get_organization(db, organization_id)
+        organisation = store_access.get_organization(db, organization_id)
         if organisation is None:
             raise ValueError(f"no organisation {organization_id}")
         organisation.crisis_text = dict(texts) if texts else None
@@ -183,7 +183,7 @@ def _open(db: Session, row: Invitation, now: datetime) -> OpenForm:
 
 
 def _view(db: Session, row: Invitation) -> OpenForm:
-    organisation = store.get_organization(db, row.organization_id)
+    organisation = store_access.get_organization(db, row.organization_id)
     return OpenForm(
         invitation_id=row.id,
         organization_id=row.organization_id,

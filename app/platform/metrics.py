@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.platform import store
+from app.platform import store_webhooks
 from app.platform.db import Database
 from app.platform.tables import AlertRecord
 
@@ -116,7 +116,7 @@ class OutboxCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.database.session() as session:
-            pending, failed, oldest = store.outbox_figures(session)
+            pending, failed, oldest = store_webhooks.outbox_figures(session)
         lag = 0.0
         if oldest is not None:
             lag = max((datetime.now(UTC) - oldest).total_seconds(), 0.0)

@@ -38,7 +38,7 @@ from app.instruments.definition import (
     SuddenLossRule,
     VDropRule,
 )
-from app.platform import store
+from app.platform import store, store_access, store_alerts
 from app.platform.errors import UnknownInstrumentError
 from app.platform.plain import plain_json
 from app.platform.tables import (
@@ -222,7 +222,7 @@ def episode_alerts_now(
 ) -> list[Alert]:
     """The episode's alerts as its evidence derives them now: the flags, the alert policy's
     change findings (the organisation's profile), and the clinicians' closures."""
-    organisation = store.get_organization(session, records.organization_id)
+    organisation = store_access.get_organization(session, records.organization_id)
     profile = PROFILES.get(
         organisation.alert_profile if organisation is not None else DEFAULT_PROFILE,
         PROFILES[DEFAULT_PROFILE],
@@ -298,7 +298,7 @@ def reevaluate(
         )
     flags = sorted([*kept, *evaluation.flags], key=lambda f: f["session"])  # stable
     evaluation = replace(evaluation, flags=flags)
-    stored = store.episode_alerts(session, records.organization_id, episode.id)
+    stored = store_alerts.episode_alerts(session, records.organization_id, episode.id)
     derived = episode_alerts_now(session, records, evaluation, stored, since)
     changed = alerts.save_episode_alerts(
         session, records, episode, derived, evaluation.times, now, stored

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select, text
 
-from app.platform import store
+from app.platform import store_alerts
 from app.platform.tables import AlertRecord, AuditEvent, Episode, WebhookEvent
 from tests.webhooks_support import Organisation
 
@@ -287,7 +287,7 @@ def test_the_worklist_reads_an_index_not_the_whole_table(
             ],
         )  # fmt: skip
         connection.execute(text("ANALYZE"))
-        statement = store.worklist_statement(
+        statement = store_alerts.worklist_statement(
             organisation.id, statuses=["open", "unrepaired"], priority_ranks=[1, 2],
             acknowledged=None, clinician_ref=None, setting=None, episode_id=None, since=None,
             after=None, limit=51,

@@ -31,7 +31,7 @@ from app.alerts.egress import EgressPolicy, system_resolve
 from app.alerts.schemas import RuptureAlert
 from app.core.flag_events import FlagChange
 from app.main import create_app
-from app.platform import store
+from app.platform import store_webhooks
 from app.platform.db import Database, make_engine
 from app.platform.settings import PROJECT_ROOT, Settings
 from app.platform.tables import Episode, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -323,7 +323,9 @@ def test_an_event_claimed_by_a_dispatcher_that_died_is_delivered_once_its_lease_
         died = _dispatcher(engine)
         with Database(engine).session() as session:  # its claim, and then nothing
             now = datetime.now(UTC)
-            claimed = store.claim_webhook_event(session, now, now + died.lease, uuid.uuid4())
+            claimed = store_webhooks.claim_webhook_event(
+                session, now, now + died.lease, uuid.uuid4()
+            )
             assert claimed is not None
             assert claimed.id == event_id
             session.commit()

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from app.catalogue.guidance import Guidance, load_catalogue
 from app.instruments.registry import InstrumentRegistry
 from app.languages.catalogues import Catalogues
-from app.platform import store
+from app.platform import store, store_alerts
 from app.platform.settings import Settings
 from app.records.administrations import (
     NewAdministration,
@@ -57,7 +57,7 @@ def _assert_stored_equal_full(records: Records, episode_id: uuid.UUID) -> None:
         stored_flags = [
             row.flag for row in store.episode_flags(session, records.organization_id, episode_id)
         ]
-        stored_alerts = store.episode_alerts(session, records.organization_id, episode_id)
+        stored_alerts = store_alerts.episode_alerts(session, records.organization_id, episode_id)
         derived = episode_alerts_now(session, records, full, stored_alerts)
     assert _canonical(stored_flags) == _canonical(orjson.loads(orjson.dumps(full.flags)))
     live = {row.opened_session: row for row in stored_alerts if row.status != "withdrawn"}
