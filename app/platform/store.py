@@ -10,8 +10,10 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
+    bindparam,
     delete,
     func,
     literal,
@@ -28,6 +30,7 @@ from app.platform.tables import (
     IdempotencyRecord,
     InstrumentDefinitionRecord,
     InstrumentStatistic,
+    Organization,
     RuptureFlagRecord,
     UTCDateTime,
 )
@@ -91,13 +94,34 @@ def get_episode(
 ) -> Episode | None:
     """The episode; `for_update` locks its row until the transaction ends (PostgreSQL), so
     that two writes to one episode evaluate its series one after the other. (SQLite
-    transactions already take the database's write lock when they begin.)"""
-    statement = select(Episode).where(
-        Episode.organization_id == organization_id, Episode.id == episode_id
+    transactions already take the database's write lock when they begin.) A write reads its
+    organisation with it (not locked), so that `get_organization` then finds it in the
+    session: one round trip for both."""
+    if not for_update:
+        statement = select(Episode).where(
+            Episode.organization_id == organization_id, Episode.id == episode_id
+        )
+        return session.scalars(statement).one_or_none()
+    row = session.execute(
+        _EPISODE_FOR_UPDATE, {"organization_id": organization_id, "episode_id": episode_id}
+    ).one_or_none()
+    if row is None:
+        return None
+    session.info["organization"] = row[1]  # held: the identity map keeps objects weakly
+    return row[0]
+
+
+# The statements of a write's every round trip, built once: SQLAlchemy then neither builds them
+# nor computes their cache keys again (bound parameters by name).
+_EPISODE_FOR_UPDATE = (
+    select(Episode, Organization)
+    .join(Organization, Organization.id == Episode.organization_id)
+    .where(
+        Episode.organization_id == bindparam("organization_id"),
+        Episode.id == bindparam("episode_id"),
     )
-    if for_update:
-        statement = statement.with_for_update()
-    return session.scalars(statement).one_or_none()
+    .with_for_update(of=Episode)
+)
 
 
 def list_episodes(
@@ -209,29 +233,12 @@ def episode_results(
     session: Session, organization_id: UUID, episode_id: UUID
 ) -> list[EpisodeResult]:
     """Each administration of the episode as its latest revision scored it, in session order."""
-    statement = (
-        _with_latest_revision(organization_id, Administration.episode_id == episode_id)
-        .with_only_columns(
-            Administration.id,
-            Administration.instrument_id,
-            Administration.rater,
-            Administration.session,
-            AdministrationRevision.status,
-            AdministrationRevision.administered_at,
-            AdministrationRevision.result,
-        )
-        .order_by(
-            Administration.session,
-            AdministrationRevision.administered_at,
-            Administration.instrument_id,
-            Administration.rater,
-        )
-    )
-    return [EpisodeResult(*row) for row in session.execute(statement)]
+    parameters = {"organization_id": organization_id, "episode_id": episode_id}
+    return [EpisodeResult(*row) for row in session.execute(_EPISODE_RESULTS, parameters)]
 
 
 def _with_latest_revision(
-    organization_id: UUID, condition: ColumnElement[bool]
+    organization_id: UUID | BindParameter[UUID], condition: ColumnElement[bool]
 ) -> Select[Administration, AdministrationRevision]:
     """The organisation's administrations meeting `condition`, each with its latest revision."""
     latest = (
@@ -256,6 +263,28 @@ def _with_latest_revision(
     )
 
 
+_EPISODE_RESULTS = (
+    _with_latest_revision(
+        bindparam("organization_id"), Administration.episode_id == bindparam("episode_id")
+    )
+    .with_only_columns(
+        Administration.id,
+        Administration.instrument_id,
+        Administration.rater,
+        Administration.session,
+        AdministrationRevision.status,
+        AdministrationRevision.administered_at,
+        AdministrationRevision.result,
+    )
+    .order_by(
+        Administration.session,
+        AdministrationRevision.administered_at,
+        Administration.instrument_id,
+        Administration.rater,
+    )
+)
+
+
 def delete_flags(session: Session, flag_ids: Sequence[UUID]) -> None:
     """Delete these flags (by id: the caller read them from its own organisation's episode);
     the session's copies are not looked for (the caller no longer uses them)."""
@@ -269,15 +298,18 @@ def delete_flags(session: Session, flag_ids: Sequence[UUID]) -> None:
 def episode_flags(
     session: Session, organization_id: UUID, episode_id: UUID
 ) -> list[RuptureFlagRecord]:
-    statement = (
-        select(RuptureFlagRecord)
-        .where(
-            RuptureFlagRecord.organization_id == organization_id,
-            RuptureFlagRecord.episode_id == episode_id,
-        )
-        .order_by(RuptureFlagRecord.session, RuptureFlagRecord.instrument_id)
+    parameters = {"organization_id": organization_id, "episode_id": episode_id}
+    return list(session.scalars(_EPISODE_FLAGS, parameters))
+
+
+_EPISODE_FLAGS = (
+    select(RuptureFlagRecord)
+    .where(
+        RuptureFlagRecord.organization_id == bindparam("organization_id"),
+        RuptureFlagRecord.episode_id == bindparam("episode_id"),
     )
-    return list(session.scalars(statement))
+    .order_by(RuptureFlagRecord.session, RuptureFlagRecord.instrument_id)
+)
 
 
 def series_results(
@@ -301,35 +333,42 @@ def series_results(
     return [(row[0], row[1], row[2], row[3], row[4]) for row in session.execute(statement)]
 
 
-def statistic_rows(
+def statistic_sums(
     session: Session, organization_id: UUID, instrument_id: str
-) -> list[InstrumentStatistic]:
-    """The shards of an instrument's maintained sums."""
-    return list(
-        session.scalars(
-            select(InstrumentStatistic).where(
-                InstrumentStatistic.organization_id == organization_id,
-                InstrumentStatistic.instrument_id == instrument_id,
-            )
-        )
-    )
+) -> list[tuple[str, dict[str, Any]]]:
+    """The shards of an instrument's maintained sums: (definition hash, sums) each."""
+    parameters = {"organization_id": organization_id, "instrument_id": instrument_id}
+    return [(row[0], row[1]) for row in session.execute(_STATISTIC_SUMS, parameters)]
+
+
+_STATISTIC_SUMS = select(InstrumentStatistic.definition_hash, InstrumentStatistic.sums).where(
+    InstrumentStatistic.organization_id == bindparam("organization_id"),
+    InstrumentStatistic.instrument_id == bindparam("instrument_id"),
+)
 
 
 def locked_statistic(
     session: Session, organization_id: UUID, instrument_id: str, shard: int, definition_hash: str
 ) -> InstrumentStatistic | None:
     """One shard, row-locked, if it holds sums under `definition_hash` (else none is locked)."""
-    return session.scalars(
-        select(InstrumentStatistic)
-        .where(
-            InstrumentStatistic.organization_id == organization_id,
-            InstrumentStatistic.instrument_id == instrument_id,
-            InstrumentStatistic.shard == shard,
-            InstrumentStatistic.definition_hash == definition_hash,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    parameters = {
+        "organization_id": organization_id, "instrument_id": instrument_id, "shard": shard,
+        "definition_hash": definition_hash,
+    }  # fmt: skip
+    return session.scalars(_LOCKED_STATISTIC, parameters).first()
+
+
+_LOCKED_STATISTIC = (
+    select(InstrumentStatistic)
+    .where(
+        InstrumentStatistic.organization_id == bindparam("organization_id"),
+        InstrumentStatistic.instrument_id == bindparam("instrument_id"),
+        InstrumentStatistic.shard == bindparam("shard"),
+        InstrumentStatistic.definition_hash == bindparam("definition_hash"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def lock_statistics(

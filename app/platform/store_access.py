@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import (
+    bindparam,
     func,
     literal,
     select,
@@ -29,7 +30,10 @@ def count_keys(session: Session, organization_id: UUID) -> int:
 
 
 def key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
-    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+    return session.scalars(_KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
+
+
+_KEY_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
 
 
 def get_key(session: Session, organization_id: UUID, key_id: UUID) -> ApiKey | None:

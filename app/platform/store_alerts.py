@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     Select,
+    bindparam,
     literal,
     select,
     text,
@@ -27,12 +28,18 @@ from app.platform.tables import (
 
 def episode_alerts(session: Session, organization_id: UUID, episode_id: UUID) -> list[AlertRecord]:
     """The episode's alerts, in the order they opened."""
-    statement = (
-        select(AlertRecord)
-        .where(AlertRecord.organization_id == organization_id, AlertRecord.episode_id == episode_id)
-        .order_by(AlertRecord.opened_session)
+    parameters = {"organization_id": organization_id, "episode_id": episode_id}
+    return list(session.scalars(_EPISODE_ALERTS, parameters))
+
+
+_EPISODE_ALERTS = (
+    select(AlertRecord)
+    .where(
+        AlertRecord.organization_id == bindparam("organization_id"),
+        AlertRecord.episode_id == bindparam("episode_id"),
     )
-    return list(session.scalars(statement))
+    .order_by(AlertRecord.opened_session)
+)
 
 
 def get_alert(

@@ -45,11 +45,11 @@ def organisation_sums(session: Session, records: Records, instrument_id: str) ->
     """The organisation's sums of an instrument: its shards, or its history until a write
     has seeded them under the loaded definition."""
     loaded = records.registry.get(instrument_id)
-    rows = store.statistic_rows(session, records.organization_id, instrument_id)
-    if rows and all(row.definition_hash == loaded.definition_hash for row in rows):
+    rows = store.statistic_sums(session, records.organization_id, instrument_id)
+    if rows and all(definition_hash == loaded.definition_hash for definition_hash, _ in rows):
         total: Sums = {}
-        for row in rows:
-            accumulate(total, row.sums)
+        for _, sums in rows:
+            accumulate(total, sums)
         return total
     return history_sums(session, records, loaded)
 
