@@ -6,7 +6,6 @@ audited as the API's reads are (the request layer, by the route's tag)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
@@ -26,11 +25,11 @@ from app.console.schemas import ConsoleLinkCreate, ConsoleLinkCreated
 from app.forms import invitations
 from app.forms.routes import base_url
 from app.http.language import Language
-from app.http.pages import page, page_language
+from app.http.pages import page, page_language, page_words
 from app.http.problems import problem_responses
 from app.http.responses import json_response
 from app.http.state import AppState, State
-from app.http.words import words
+from app.languages.catalogues import Words
 from app.platform.errors import (
     AlertNotFoundError,
     ConsoleForbiddenError,
@@ -89,8 +88,8 @@ async def use_link(token: str, request: Request, state: State) -> Response:
     )
     lang = page_language(request)
     if used is None:
-        text = words(lang)
-        context = {"heading": text["sign_in_link_title"], "body": text["sign_in_link_invalid"],
+        words = state.languages.words(lang)
+        context = {"heading": words("console.link.title"), "body": words("console.link.invalid"),
                    "sign_in": True}  # fmt: skip
         return page(request, "console_message.html", lang, context, 401)
     session, next_path = used
@@ -138,17 +137,17 @@ def sign_out(request: Request, state: State, who: Signed) -> Response:
 @pages.get("/console", tags=["alerts"], operation_id="consoleWorklist")
 def worklist(request: Request, state: State, who: Signed) -> Response:
     lang = page_language(request)
-    text = words(lang)
+    words = state.languages.words(lang)
     whose = request.query_params.get("whose", "mine" if not who.is_lead else "all")
     priority = request.query_params.get("priority", "")
     chosen = [priority] if priority in views.PRIORITIES else None
     rows = views.worklist(
-        records_for(state, who), who, mine=whose == "mine", priorities=chosen, language=lang,
-        words=text, now=datetime.now(UTC),
+        records_for(state, who), who, mine=whose == "mine", priorities=chosen, words=words,
+        now=datetime.now(UTC),
     )  # fmt: skip
     context = {
         "who": who, "rows": rows, "whose": whose, "priority": priority,
-        "notice": _notice(request, text),
+        "notice": _notice(request, words),
     }  # fmt: skip
     return page(request, "console_worklist.html", lang, context)
 
@@ -188,7 +187,8 @@ async def close(alert_id: UUID, request: Request, state: State, who: Signed) -> 
         return _not_found(request, lang)
     reason = str(sent.get("reason", ""))
     if reason not in views.CLOSURE_REASONS:
-        problem = {"alert_id": str(alert_id), "message": words(lang)["close_reason_missing"]}
+        message = state.languages.text("console.alerts.close_reason_missing", lang)
+        problem = {"alert_id": str(alert_id), "message": message}
         return await run_in_threadpool(
             _episode_page, request, state, who, episode_id, lang, problem
         )
@@ -241,7 +241,7 @@ async def create_account(request: Request, state: State, who: Lead) -> Response:
     """A lead makes a local account in their own organisation."""
     sent = await request.form()
     lang = page_language(request)
-    text = words(lang)
+    words = state.languages.words(lang)
     email = str(sent.get("email", "")).strip()
     try:
         await run_in_threadpool(
@@ -253,7 +253,8 @@ async def create_account(request: Request, state: State, who: Lead) -> Response:
             )
         )  # fmt: skip
     except console_sessions.AccountRefusedError as error:
-        reason = text["account_refused"].format(reason=text[f"account_error_{error.code}"])
+        refusal = words(f"console.accounts.errors.{error.code}")
+        reason = words("console.accounts.refused", reason=refusal)
         context = {"who": who, "current": "accounts", "problem": reason, "sent": sent}
         return page(request, "console_accounts.html", lang, context, 422)
     context = {"who": who, "current": "accounts", "created": email}
@@ -265,8 +266,11 @@ def console_refused(request: Request, error: Exception) -> Response:
     page refused to a signed-in clinician is a page that says so (403)."""
     if isinstance(error, ConsoleForbiddenError):
         lang = page_language(request)
-        text = words(lang)
-        context = {"heading": text["forbidden_title"], "body": text["forbidden_body"]}
+        words = page_words(request, lang)
+        context = {
+            "heading": words("console.forbidden.title"),
+            "body": words("console.forbidden.body"),
+        }
         return page(request, "console_message.html", lang, context, 403)
     assert isinstance(error, ConsoleSignInRequiredError)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -289,16 +293,14 @@ def _episode_page(
     problem: dict[str, str] | None = None,
     link: dict[str, object] | None = None,
 ) -> Response:
-    text = words(lang)
+    words = state.languages.words(lang)
     try:
-        shown = views.episode_page(
-            records_for(state, who), who, episode_id, language=lang, words=text
-        )
+        shown = views.episode_page(records_for(state, who), who, episode_id, words=words)
     except EpisodeMissing:
         return _not_found(request, lang)
     context = {
         "who": who, **shown, "problem": problem, "link": link,
-        "notice": _notice(request, text), "reasons": views.CLOSURE_REASONS,
+        "notice": _notice(request, words), "reasons": views.CLOSURE_REASONS,
     }  # fmt: skip
     return page(request, "console_episode.html", lang, context, 422 if problem else 200)
 
@@ -341,13 +343,13 @@ def _back(back: object, episode_id: UUID, alert_id: UUID, lang: str, done: str) 
     )
 
 
-def _notice(request: Request, text: Mapping[str, str]) -> str | None:
+def _notice(request: Request, words: Words) -> str | None:
     """What the last action did (after its redirect): acknowledged, closed."""
     done = request.query_params.get("done")
-    return text.get(f"{done}_notice") if done in ("acknowledged", "closed") else None
+    return words(f"console.notices.{done}") if done in ("acknowledged", "closed") else None
 
 
 def _not_found(request: Request, lang: Language) -> Response:
-    text = words(lang)
-    context = {"heading": text["not_found_title"], "body": text["not_found_body"]}
+    words = page_words(request, lang)
+    context = {"heading": words("console.not_found.title"), "body": words("console.not_found.body")}
     return page(request, "console_message.html", lang, context, 404)

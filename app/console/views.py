@@ -6,7 +6,7 @@ as a table, each alert's evidence). No HTTP here; the routes render these as pag
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from app.access.console_sessions import Clinician
 from app.alerts import alerts
 from app.instruments.definition import InstrumentDefinition
 from app.instruments.texts import InstrumentTexts
-from app.languages.catalogues import Words
+from app.languages.catalogues import UI, Words
 from app.platform import store_console
 from app.platform.errors import AlertNotFoundError, EpisodeNotFoundError
 from app.records import administrations, evaluation
@@ -32,29 +32,32 @@ CLOSURE_REASONS = ("discussed", "false_alarm", "episode_ended", "other")
 GUIDANCE_SHOWN = 3
 
 
-def number(value: float | None, language: str) -> str:
+def number(value: float | None, words: Words) -> str:
+    """A score to one decimal, written as the language writes numbers."""
     if value is None:
         return ""
     rounded = round(float(value), 1)
     text = str(int(rounded)) if rounded.is_integer() else f"{rounded:g}"
-    return text.replace(".", ",") if language == "fr" else text
+    return text.replace(".", words("format.decimal_separator"))
 
 
-def day(value: Any, language: str) -> str:
+def day(value: Any, words: Words) -> str:
+    """A date in full, as the language writes it (`format.date`)."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     when: date = moment.date()
-    return when.strftime("%d/%m/%Y") if language == "fr" else when.isoformat()
+    return words("format.date", year=f"{when.year:04d}", month=f"{when.month:02d}",
+                 day=f"{when.day:02d}")  # fmt: skip
 
 
-def age(opened_at: Any, now: datetime, words: Mapping[str, str]) -> str:
+def age(opened_at: Any, now: datetime, words: Words) -> str:
     moment = opened_at if isinstance(opened_at, datetime) else datetime.fromisoformat(opened_at)
     minutes = max(int((now - moment).total_seconds() // 60), 0)
     if minutes < 60:
-        return words["age_minutes"].format(n=minutes)
+        return words("console.ages.minutes", n=minutes)
     if minutes < 24 * 60:
-        return words["age_hours"].format(n=minutes // 60)
+        return words("console.ages.hours", n=minutes // 60)
     days = minutes // (24 * 60)
-    return words["age_day"] if days == 1 else words["age_days"].format(n=days)
+    return words("console.ages.day") if days == 1 else words("console.ages.days", n=days)
 
 
 def short_name(records: Records, instrument: str) -> str:
@@ -66,20 +69,21 @@ def scale_label(definition: InstrumentDefinition, scale_id: str, catalogue: Word
     return InstrumentTexts.of(catalogue, definition).scale(scale_id)
 
 
-def reason(records: Records, alert: Json, language: str, words: Mapping[str, str]) -> str:
+def reason(records: Records, alert: Json, words: Words) -> str:
     """One line saying why: e.g. "SRS 31, 36 or less; 5 below last session"."""
     found: list[tuple[int, str]] = []
     for change in alert.get("changes", []):
         for part in change.get("components", []):
             drop = (part.get("baseline") or 0) - (part.get("value") or 0)
-            text = words["rule_alliance_change"].format(
+            text = words(
+                "console.reasons.alliance_change",
                 instrument=short_name(records, part["instrument"]),
-                value=number(part.get("value"), language), drop=number(drop, language),
-                baseline=number(part.get("baseline"), language),
+                value=number(part.get("value"), words), drop=number(drop, words),
+                baseline=number(part.get("baseline"), words),
             )  # fmt: skip
             found.append((REASON_ORDER.index("alliance_change"), text))
     for flag in alert.get("evidence", []):
-        found.append(_flag_reason(records, flag, language, words))
+        found.append(_flag_reason(records, flag, words))
     lines: list[str] = []
     for _, text in sorted(found, key=lambda pair: pair[0]):
         if text not in lines:
@@ -87,26 +91,25 @@ def reason(records: Records, alert: Json, language: str, words: Mapping[str, str
     return "; ".join(lines[:2])
 
 
-def _flag_reason(
-    records: Records, flag: Json, language: str, words: Mapping[str, str]
-) -> tuple[int, str]:
+def _flag_reason(records: Records, flag: Json, words: Words) -> tuple[int, str]:
     rule = flag["rule"]
     definition = records.registry.get(flag["instrument"]).definition
     value, reference = flag.get("value"), flag.get("reference")
     drop = (reference or 0) - (value or 0) if reference is not None else None
     fields = {
         "instrument": short_name(records, flag["instrument"]),
-        "scale": scale_label(definition, flag["scale"], records_words(records, language)),
-        "value": number(value, language),
-        "reference": number(reference, language),
-        "drop": number(drop, language),
+        "scale": scale_label(definition, flag["scale"], words),
+        "value": number(value, words),
+        "reference": number(reference, words),
+        "drop": number(drop, words),
         "rule": rule,
     }
+    texts = words.texts(UI)
     if rule == "below_cutoff":
-        zone = words.get(f"zone_{flag.get('alert_zone') or 'at_or_below'}", "{threshold}")
-        fields["zone"] = zone.format(threshold=number(flag.get("threshold"), language))
+        zone = texts.get(f"console.zones.{flag.get('alert_zone') or 'at_or_below'}", "{threshold}")
+        fields["zone"] = zone.format(threshold=number(flag.get("threshold"), words))
     rank = REASON_ORDER.index(rule) if rule in REASON_ORDER else len(REASON_ORDER)
-    template = words.get(f"rule_{rule}", words["rule_other"])
+    template = texts.get(f"console.reasons.{rule}", texts["console.reasons.other"])
     return rank, template.format(**fields)
 
 
@@ -116,8 +119,7 @@ def worklist(
     *,
     mine: bool,
     priorities: Sequence[str] | None,
-    language: str,
-    words: Mapping[str, str],
+    words: Words,
     now: datetime,
 ) -> list[Json]:
     """The rows of the worklist: a clinician sees their own clients' alerts; a lead sees the
@@ -142,10 +144,10 @@ def worklist(
                 "client": episode.label or episode.patient_ref,
                 "priority": view["priority"],
                 "status": view["status"],
-                "reason": reason(records, view, language, words),
+                "reason": reason(records, view, words),
                 "age": age(view["opened_at"], now, words),
                 "last_session": (
-                    words["session_on"].format(n=last[0], date=day(last[1], language))
+                    words("console.session.dated", n=last[0], date=day(last[1], words))
                     if last is not None
                     else ""
                 ),
@@ -160,8 +162,7 @@ def episode_page(
     clinician: Clinician,
     episode_id: uuid.UUID,
     *,
-    language: str,
-    words: Mapping[str, str],
+    words: Words,
 ) -> Json:
     """The episode view: guidance of its most urgent active alert first, then each series'
     chart and table, then every alert with its evidence. A clinician's page is their own
@@ -170,7 +171,8 @@ def episode_page(
     if not clinician.is_lead and episode.clinician_ref != clinician.clinician_ref:
         raise EpisodeNotFoundError(f"no episode {episode_id}")
     shown = [
-        alerts.rendered(alerts.alert_view(row, episode), records.guidance, language) for row in rows
+        alerts.rendered(alerts.alert_view(row, episode), records.guidance, words.language)
+        for row in rows
     ]
     active = [alert for alert in shown if alert["status"] in ("open", "unrepaired")]
     active.sort(key=lambda alert: PRIORITIES.index(alert["priority"]))
@@ -179,16 +181,19 @@ def episode_page(
     series = list(dict.fromkeys((a["instrument"], a["rater"]) for a in recorded["items"]))
     plain_alerts = [alerts.alert_view(row, episode) for row in rows]
     charts = [
-        _chart(records, episode_id, instrument, rater, plain_alerts, language)
+        _chart(records, episode_id, instrument, rater, plain_alerts, words)
         for instrument, rater in series
     ]
     sessions = [a["session"] for a in recorded["items"]]
     client_forms = [i for i, rater in series if rater == "client"] or ["srs"]
     for alert in shown:
-        alert["reason"] = reason(records, alert, language, words)
+        alert["reason"] = reason(records, alert, words)
         alert["evidence_lines"] = [
-            _flag_reason(records, flag, language, words)[1] for flag in alert["evidence"]
+            _flag_reason(records, flag, words)[1] for flag in alert["evidence"]
         ]
+        alert["dimension_names"] = ", ".join(
+            words.texts(UI).get(f"console.dimensions.{name}", name) for name in alert["dimensions"]
+        )
     return {
         "episode_id": str(episode.id),
         "client": episode.label or episode.patient_ref,
@@ -220,12 +225,11 @@ def _chart(
     instrument: str,
     rater: str,
     episode_alerts: Sequence[Json],
-    language: str,
+    words: Words,
 ) -> Json:
     trajectory = evaluation.trajectory(records, episode_id, instrument=instrument, rater=rater)
     definition = records.registry.get(instrument).definition
-    catalogue = records_words(records, language)
-    svg = trajectory_svg(trajectory, definition, episode_alerts, catalogue)
+    svg = trajectory_svg(trajectory, definition, episode_alerts, words)
     scales = [scale.id for scale in definition.scales]
     main = _main_scale(definition)
     ordered = [main, *[scale for scale in scales if scale != main]]
@@ -242,8 +246,8 @@ def _chart(
     rows = [
         {
             "session": point["session"],
-            "date": day(point["administered_at"], language),
-            "scores": [number(point["scales"].get(s, {}).get("score"), language) for s in ordered],
+            "date": day(point["administered_at"], words),
+            "scores": [number(point["scales"].get(s, {}).get("score"), words) for s in ordered],
             "alert": opened.get(point["session"]),
         }
         for point in trajectory["points"]
@@ -252,7 +256,7 @@ def _chart(
         "id": f"{instrument}-{rater}",
         "title": f"{short_name(records, instrument)} · {rater}",
         "svg": svg,
-        "columns": [scale_label(definition, scale, catalogue) for scale in ordered],
+        "columns": [scale_label(definition, scale, words) for scale in ordered],
         "rows": rows,
     }
 
@@ -263,10 +267,3 @@ def _main_scale(definition: InstrumentDefinition) -> str:
             return scale.id
     with_cutoff = {cutoff.scale for cutoff in definition.cutoffs}
     return next((s.id for s in definition.scales if s.id in with_cutoff), definition.scales[0].id)
-
-
-def records_words(records: Records, language: str) -> Words:
-    """What the service says in `language` (instrument texts, the chart's words)."""
-    if records.languages is None:
-        raise RuntimeError("the console needs the language catalogues (create_app loads them)")
-    return records.languages.words(language)

@@ -65,7 +65,8 @@ def create_invitation(
     kiosk: bool,
 ) -> tuple[dict[str, Any], str]:
     """A new form link for the episode's session: (its view, its token). Every instrument must
-    be one the client fills in (a 422 naming it otherwise); the token is returned only here."""
+    be one the client fills in, and the language one the service speaks (a 422 naming the field
+    otherwise); the token is returned only here."""
     for index, name in enumerate(instruments):
         definition = records.registry.get(name).definition
         if definition.respondent.value != "client":
@@ -79,6 +80,13 @@ def create_invitation(
                     }
                 ],
             )
+    spoken = records.languages.languages if records.languages is not None else None
+    if language is not None and spoken is not None and language not in spoken:
+        raise InvalidRequestError(
+            f"the service does not speak {language!r}",
+            [{"loc": ["language"], "code": "unknown_language",
+              "message": f"one of {', '.join(spoken)} (GET /v1/languages)"}],
+        )  # fmt: skip
     token = secrets.token_urlsafe(32)
     now = records.now()
     with records.database.session() as db:

@@ -46,20 +46,22 @@ class PageAnswers:
     problems: dict[str, str]
 
 
-def number_text(value: float, language: str) -> str:
+def number_text(value: float, decimal_separator: str = ".") -> str:
+    """A value as the patient reads it (`decimal_separator` from the page language's
+    `format.decimal_separator`), or as a form field carries it (the default)."""
     text = str(int(value)) if float(value).is_integer() else f"{value:g}"
-    return text.replace(".", ",") if language == "fr" else text
+    return text.replace(".", decimal_separator)
 
 
 def questions(
     definition: InstrumentDefinition,
     texts: InstrumentTexts,
     sent: Mapping[str, str] | None = None,
+    decimal_separator: str = ".",
 ) -> list[Question]:
-    """The page's questions in the language of `texts`, with what was sent (`sent`, the raw
-    form) kept as their answers."""
+    """The page's questions in the language of `texts` (its numbers written with
+    `decimal_separator`), with what was sent (`sent`, the raw form) kept as their answers."""
     sent = sent or {}
-    language = texts.language
     shown = []
     for number, item in enumerate(definition.items, start=1):
         scale = definition.scale_of(item)
@@ -77,13 +79,13 @@ def questions(
                     label=label,
                     kind="slider",
                     required=item.applies_when is None,
-                    min=number_text(scale.min, "en"),
-                    max=number_text(scale.max, "en"),
-                    step=number_text(scale.step, "en"),
-                    value=number_text(current, "en"),
-                    value_text=number_text(current, language),
-                    low=anchors.get(scale.min, number_text(scale.min, language)),
-                    high=anchors.get(scale.max, number_text(scale.max, language)),
+                    min=number_text(scale.min),
+                    max=number_text(scale.max),
+                    step=number_text(scale.step),
+                    value=number_text(current),
+                    value_text=number_text(current, decimal_separator),
+                    low=anchors.get(scale.min, number_text(scale.min, decimal_separator)),
+                    high=anchors.get(scale.max, number_text(scale.max, decimal_separator)),
                     touched=bool(sent.get(f"touched-{item.id}")),
                 )
             )
@@ -98,7 +100,7 @@ def questions(
                     required=item.applies_when is None,
                     options=[
                         {**option, "checked": chosen is not None and option["number"] == chosen}
-                        for option in _options(scale, texts, item)
+                        for option in _options(scale, texts, item, decimal_separator)
                     ],
                 )
             )
@@ -138,8 +140,9 @@ def _is_slider(scale: ResponseScale) -> bool:
     return (scale.max - scale.min) / scale.step > SLIDER_ABOVE
 
 
-def _options(scale: ResponseScale, texts: InstrumentTexts, item: Item) -> list[dict[str, Any]]:
-    language = texts.language
+def _options(
+    scale: ResponseScale, texts: InstrumentTexts, item: Item, separator: str
+) -> list[dict[str, Any]]:
     anchors = {anchor.value: texts.anchor_label(anchor, scale, item) for anchor in scale.anchors}
     count = round((scale.max - scale.min) / scale.step)
     values = [scale.min + index * scale.step for index in range(count + 1)]
@@ -147,14 +150,14 @@ def _options(scale: ResponseScale, texts: InstrumentTexts, item: Item) -> list[d
     every_value_named = all(value in anchors for value in values)
     options = []
     for value in values:
-        number = number_text(value, language)
+        number = number_text(value, separator)
         if value in anchors:
             label = (
                 anchors[value] if every_value_named else f"{number} \N{EN DASH} {anchors[value]}"
             )
         else:
             label = number
-        options.append({"value": number_text(value, "en"), "number": float(value), "label": label})
+        options.append({"value": number_text(value), "number": float(value), "label": label})
     return options
 
 

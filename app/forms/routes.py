@@ -1,6 +1,6 @@
 """The patient form: `POST /v1/episodes/{id}/invitations` makes a form link, and `/f/{token}`
-serves it, one page per instrument, in French or English, never cached, recording each page
-through the API's own use case; then a thank-you page, and the link answers 410."""
+serves it, one page per instrument, in any language of the catalogues, never cached, recording
+each page through the API's own use case; then a thank-you page, and the link answers 410."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from app.access.keys import Principal
 from app.forms import invitations, questions
 from app.forms.schemas import InvitationCreate, InvitationCreated
 from app.http.language import Language
-from app.http.pages import page, page_language
+from app.http.pages import page, page_language, page_words
 from app.http.problems import problem_responses
 from app.http.responses import json_response
 from app.http.state import AppState, State
-from app.http.words import words
 from app.instruments.texts import InstrumentTexts
 from app.platform.errors import (
     FormLinkGoneError,
@@ -60,8 +59,8 @@ def create_invitation(
 def kiosk_page(request: Request) -> Response:
     """Where a shared device rests between patients: no data of anyone."""
     lang = page_language(request)
-    text = words(lang)
-    context = {"heading": text["kiosk_title"], "body": text["kiosk_body"]}
+    words = page_words(request, lang)
+    context = {"heading": words("form.kiosk.title"), "body": words("form.kiosk.body")}
     return page(request, "message.html", lang, context)
 
 
@@ -96,8 +95,8 @@ async def send_page(token: str, request: Request, state: State) -> Response:
         problems = {str(item["loc"][-1]): "invalid" for item in error.errors}
         return _questions_page(request, state, form, lang, sent, problems)
     except SessionAlreadyRecordedError:
-        text = words(lang)
-        recorded = {"heading": text["form_error_title"], "body": text["form_error_recorded"]}
+        words = state.languages.words(lang)
+        recorded = {"heading": words("pages.error_title"), "body": words("form.errors.recorded")}
         return page(request, "message.html", lang, recorded, 409)
     except InvalidRequestError:  # not asked any more: another tab sent it first
         return _see_form(token, lang)
@@ -125,18 +124,19 @@ def _questions_page(
 ) -> Response:
     instrument = form.pending[0]
     definition = state.registry.get(instrument).definition
-    text = words(lang)
-    texts = InstrumentTexts.of(state.languages.words(lang), definition)
-    shown = questions.questions(definition, texts, sent)
+    words = state.languages.words(lang)
+    texts = InstrumentTexts.of(words, definition)
+    shown = questions.questions(definition, texts, sent, words("format.decimal_separator"))
     errors = []
     for question in shown:
         problem = (problems or {}).get(question.id)
         if problem is None:
             continue
-        question.error = text[f"form_error_{problem}_field"]
+        question.error = words(f"form.errors.{problem}.field")
         target = f"item-{question.id}" + ("-1" if question.kind == "radio" else "")
-        errors.append({"target": target, "message": text[f"form_error_{problem}"].format(
-            item=f"{question.number}. {question.label}")})  # fmt: skip
+        item = f"{question.number}. {question.label}"
+        summary = words(f"form.errors.{problem}.summary", item=item)
+        errors.append({"target": target, "message": summary})
     context = {
         "title": texts.title,
         "instrument": instrument,
@@ -156,9 +156,9 @@ def _see_form(token: str, lang: str) -> Response:
 
 def _link_problem(request: Request, error: FormLinkNotFoundError | FormLinkGoneError) -> Response:
     lang = page_language(request)
-    text = words(lang)
+    words = page_words(request, lang)
     kind = "gone" if isinstance(error, FormLinkGoneError) else "unknown"
-    context = {"heading": text[f"{kind}_title"], "body": text[f"{kind}_body"]}
+    context = {"heading": words(f"form.link.{kind}.title"), "body": words(f"form.link.{kind}.body")}
     return page(request, "message.html", lang, context, error.status)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
 from app.http.schemas import EXAMPLE_ID, SessionNumber, Text, WireModel, example
+from app.languages.catalogues import LANGUAGE_TAG
 
 
 class InvitationCreate(WireModel):
@@ -27,9 +28,10 @@ class InvitationCreate(WireModel):
         float,
         Field(strict=True, gt=0, le=720, description="How long the link serves (at most 30 days)."),
     ] = 48
-    language: Literal["en", "fr"] | None = Field(
+    language: Annotated[str, Field(pattern=LANGUAGE_TAG.pattern, max_length=12)] | None = Field(
         default=None,
-        description="The form's language; else the browser's (the patient can switch).",
+        description="The form's language, one of `GET /v1/languages`; else the browser's (the"
+        " patient can switch).",
     )
     kiosk: bool = Field(
         default=False,

@@ -1,6 +1,8 @@
 """The HTML pages of the two browser surfaces: Jinja2 templates rendered by Starlette (every
-value escaped), the words of the page's language, the language a page is shown in, and the
-app's own static files (style sheet and scripts: nothing is loaded from elsewhere)."""
+value escaped), the words of the page's language (the `ui` words of the language catalogues,
+`form.*`, `console.*` and `pages.*` of `languages/<tag>/ui.yaml`), the language a page is shown
+in, and the app's own static files (style sheet and scripts: nothing is loaded from
+elsewhere)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.http.language import Language
 from app.http.state import state_of
-from app.http.words import words
+from app.languages.catalogues import Words
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -37,6 +39,12 @@ def page_language(request: Request, preferred: str | None = None) -> Language:
     return languages.negotiate(request.headers.get("accept-language"))
 
 
+def page_words(request: Request, language: Language) -> Words:
+    """What the pages say in `language`: `words("form.page", page=1, pages=2)`, English for
+    any word the language does not translate."""
+    return state_of(request).languages.words(language)
+
+
 def page(
     request: Request,
     template: str,
@@ -44,11 +52,15 @@ def page(
     context: Mapping[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A page in `language`, its words as `w`; never cached (it may hold patient data)."""
+    """A page in `language`, its words as `w` (`w("console.name")`) and the languages it can
+    be shown in as `languages` (tag and own name: every language the catalogues found); never
+    cached (it may hold patient data)."""
+    catalogues = state_of(request).languages
+    choices = [(code, catalogues.text("language.name", code)) for code in catalogues.languages]
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"lang": language, "w": words(language), **context},
+        {"lang": language, "w": catalogues.words(language), "languages": choices, **context},
         status_code=status_code,
         headers={"Content-Language": language, "Vary": "Accept-Language, Cookie"},
     )

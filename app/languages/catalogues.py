@@ -5,7 +5,8 @@ A catalogue folder holds one folder per language (`<folder>/<tag>/`, the tag as 
 `fr`, `es`, `pt-BR`); the languages the service speaks are the folders found, plus English.
 Texts are grouped in *domains*, one file each:
 
-    <tag>/ui.yaml                               words of the service's own (charts, narratives)
+    <tag>/ui.yaml                               words of the service's own (pages, charts,
+                                                narratives)
     <tag>/guidance.yaml                         the repair guidance catalogue
     <tag>/problems.yaml                         problem titles
     <tag>/instruments/<id>/<version>.yaml       one instrument version

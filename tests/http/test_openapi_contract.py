@@ -17,6 +17,7 @@ must leave the snapshot untouched.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,11 @@ def main() -> None:
     from app.main import create_app
     from app.platform.settings import Settings
 
-    settings = Settings(database_url="sqlite://", webhook_dispatch=False)
-    SNAPSHOT.write_text(canonical(served_document(create_app(settings))), encoding="utf-8")
+    # A file database: an in-memory one takes none of the pool options the app sets.
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'openapi.db'}"
+        settings = Settings(database_url=url, webhook_dispatch=False)
+        SNAPSHOT.write_text(canonical(served_document(create_app(settings))), encoding="utf-8")
     print(f"wrote {SNAPSHOT}")
 
 

@@ -1,6 +1,6 @@
 """A third language is files only: a fixture language (Spanish, a few texts, in a catalogue
 folder of the test's own, set through `languages_dir`) is served everywhere a text is shown,
-its missing texts in English, visibly."""
+the patient form and the clinician console included, its missing texts in English, visibly."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaire import Questionnaire
@@ -24,6 +25,7 @@ from tests.webhooks_support import resolve_test_hosts
 ES = {"Accept-Language": "es-MX, es;q=0.9, en;q=0.5"}
 SRS_38 = {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
 SRS_37 = {"1": 8.5, "2": 9.5, "3": 9.5, "4": 9.5}
+SRS_24 = {"1": 6.0, "2": 6.0, "3": 6.0, "4": 6.0}
 UI = {
     "language": {"name": "Español"},
     "format": {"decimal_separator": ",", "colon": ": "},
@@ -40,6 +42,17 @@ UI = {
         },
         "flag": {"summary": "Ruptura de la alianza en {title}, {scale}, sesión {session}"},
         "alert": {"summary": "Ruptura de la alianza, {priority}: sesión {session}, {status}"},
+    },
+    "pages": {"skip_to_content": "Ir al contenido"},
+    "form": {
+        "send": "Enviar mis respuestas",
+        "slider": {"value": "Su respuesta:"},
+        "errors": {"missing": {"summary": "Responda: {item}"}},
+    },
+    "console": {
+        "name": "Consola Bordin",
+        "worklist": {"title": "Lista de trabajo", "count_one": "1 alerta abierta"},
+        "episode": {"back": "Volver a la lista"},
     },
 }
 SRS = {"title": "Escala de valoración de la sesión", "items": {"1": "Relación"}}
@@ -82,10 +95,14 @@ def spanish(tmp_path: Path, settings: Settings) -> Path:
 
 
 @pytest.fixture
-def client(spanish: Path, settings: Settings, api_key: str) -> Iterator[TestClient]:
-    app = create_app(
+def app(spanish: Path, settings: Settings) -> FastAPI:
+    return create_app(
         settings.model_copy(update={"languages_dir": spanish}), resolve=resolve_test_hosts
     )
+
+
+@pytest.fixture
+def client(app: FastAPI, api_key: str) -> Iterator[TestClient]:
     with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as client:
         yield client
 
@@ -258,3 +275,81 @@ def test_a_recorded_fhir_response_s_flags_speak_the_fixture_language(client: Tes
         "Ruptura de la alianza en Escala de valoración de la sesión, Total, sesión 2"
     )
     assert "ES: " in flag["text"]["div"]
+
+
+def _episode(client: TestClient, clinician: str = "c-1") -> str:
+    body = {"patient_ref": f"ehr-{uuid.uuid4()}", "clinician_ref": clinician, "label": "Ana"}
+    return str(client.post("/v1/episodes", json=body).json()["id"])
+
+
+def _path(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+def _offers_every_language(page: str, current: str) -> None:
+    """The page's language switch: every language found, each by its own name."""
+    for code, name in (("en", "English"), ("es", "Español"), ("fr", "Français")):
+        assert f'hreflang="{code}" lang="{code}"' in page
+        assert f">{name}</a>" in page
+    assert f'href="?lang={current}" hreflang="{current}" lang="{current}" aria-current="true"' in (
+        page
+    )
+
+
+def test_the_patient_form_speaks_the_fixture_language_english_filling_its_gaps(
+    client: TestClient,
+) -> None:
+    created = client.post(
+        f"/v1/episodes/{_episode(client)}/invitations",
+        json={"instruments": ["srs"], "session": 1, "language": "es"},
+    )
+    assert created.status_code == 201, created.text  # a language of the catalogues found
+    path = _path(created.json()["url"])
+    page = client.get(path)
+    assert (page.status_code, page.headers["content-language"]) == (200, "es")
+    assert '<html lang="es">' in page.text
+    _offers_every_language(page.text, "es")
+    assert "Escala de valoración de la sesión" in page.text  # the instrument's Spanish
+    assert "Ir al contenido" in page.text
+    assert "Enviar mis respuestas" in page.text
+    assert "Move the slider to the point that fits (0 to 10)." in page.text  # English fallback
+    assert "Page 1 of 1" in page.text
+    sent = client.post(f"{path}?lang=es", data={"instrument": "srs", "item-1": "7.5"})
+    assert sent.status_code == 422
+    assert "Responda: 2. Goals and topics" in sent.text  # Spanish text, English item label
+    assert "There is a problem" in sent.text
+    assert ">7,5</output>" in sent.text  # the fixture's decimal separator
+    # The patient can switch to any other language the catalogues hold.
+    french = client.get(f"{path}?lang=fr")
+    assert french.headers["content-language"] == "fr"
+    _offers_every_language(french.text, "fr")
+    assert "Envoyer mes réponses" in french.text
+
+
+def test_the_console_speaks_the_fixture_language_english_filling_its_gaps(
+    app: FastAPI, client: TestClient
+) -> None:
+    clinician = f"c-{uuid.uuid4()}"
+    episode = _episode(client, clinician)
+    for session, answers in ((1, SRS_38), (2, SRS_38), (3, SRS_38), (4, SRS_24)):
+        client.post(
+            f"/v1/episodes/{episode}/administrations",
+            json={"instrument": "srs", "session": session, "rater": "client",
+                  "administered_at": f"2026-03-{session:02d}T10:00:00Z", "responses": answers},
+        )  # fmt: skip
+    link = client.post("/v1/console-links", json={"clinician_ref": clinician}).json()["url"]
+    with TestClient(app, headers=ES) as browser:
+        assert browser.post(_path(link), follow_redirects=False).status_code == 303
+        worklist = browser.get("/console")
+        assert (worklist.status_code, worklist.headers["content-language"]) == (200, "es")
+        _offers_every_language(worklist.text, "es")
+        title = "<title>Lista de trabajo (1 alerta abierta) \N{EN DASH} Consola Bordin</title>"
+        assert title in worklist.text
+        assert "Sign out" in worklist.text  # English fallback
+        assert "Session 4, 2026-03-04" in worklist.text  # English words and date format
+        shown = browser.get(f"/console/episodes/{episode}")
+        assert (shown.status_code, shown.headers["content-language"]) == (200, "es")
+        assert "Volver a la lista" in shown.text
+        assert "Trajectory" in shown.text  # English fallback
+        assert "Sesión (fecha)" in shown.text  # the chart's own Spanish words
+        assert "ES: " in shown.text  # the guidance in Spanish

@@ -10,7 +10,7 @@
     var output = document.getElementById(slider.getAttribute("data-output"));
     var touched = form.elements.namedItem(slider.getAttribute("data-touched-field"));
     function show() {
-      output.textContent = touched.value ? slider.value.replace(".", document.documentElement.lang === "fr" ? "," : ".") : output.getAttribute("data-unset");
+      output.textContent = touched.value ? slider.value.replace(".", output.getAttribute("data-decimal") || ".") : output.getAttribute("data-unset");
     }
     slider.addEventListener("input", function () { touched.value = "1"; show(); });
     show();
