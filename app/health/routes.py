@@ -1,5 +1,5 @@
 """The health probes: liveness (the process answers) and readiness (the database answers and
-is migrated)."""
+is migrated, the shared Redis answers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from app.access.guard import public
-from app.health.readiness import check_readiness
+from app.health.readiness import check_readiness, check_shared_state
 from app.health.schemas import Health, Liveness
 from app.http.problems import problem_responses
 from app.http.responses import json_response
@@ -48,6 +48,8 @@ async def get_liveness() -> Response:
 )
 def get_readiness(state: State) -> Response:
     """Readiness: 200 when the database answers and is migrated to the revision this version
-    needs, and the instruments are loaded; else a 503 problem saying which."""
+    needs, the instruments are loaded and the shared Redis (if REDIS_URL is set) answers;
+    else a 503 problem saying which."""
     count = check_readiness(state.database, state.registry, state.migration_heads)
-    return json_response({"status": "ok", "database": "ok", "instruments": count})
+    redis = check_shared_state(state.shared)
+    return json_response({"status": "ok", "database": "ok", "redis": redis, "instruments": count})

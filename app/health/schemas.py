@@ -21,12 +21,18 @@ class Liveness(WireModel):
 
 
 class Health(WireModel):
-    """Ready: the database answers and is migrated, the instruments are loaded."""
+    """Ready: the database answers and is migrated, the instruments are loaded, the shared
+    Redis answers (when the processes share one)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"example": {"status": "ok", "database": "ok", "instruments": 10}}
+        json_schema_extra={
+            "example": {"status": "ok", "database": "ok", "redis": "unused", "instruments": 10}
+        }
     )
 
     status: Literal["ok"]
     database: Literal["ok"]
+    redis: Literal["ok", "unused"] = Field(
+        description="`ok`: the Redis the processes share (REDIS_URL) answers; `unused`: none."
+    )
     instruments: int = Field(description="Loaded instrument versions.")

@@ -113,9 +113,18 @@ def test_a_redis_that_stops_while_serving_turns_the_next_requests_into_503s(
         with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as client:
             assert client.post("/v1/scores", json=SCORE).status_code == 200
             assert client.get("/v1/episodes").status_code == 200
+            ready = client.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["redis"] == "ok"
             server.terminate()
             server.wait(timeout=10)
             stopped = [client.post("/v1/scores", json=SCORE), client.get("/v1/episodes")]
+            not_ready = client.get("/health/ready")
+    # Readiness says so: a load balancer stops sending this process traffic.
+    assert not_ready.status_code == 503, not_ready.text
+    assert not_ready.json()["code"] == "unhealthy"
+    assert "Redis" in not_ready.json()["detail"]
+    assert "Retry-After" in not_ready.headers
     for response in stopped:
         assert response.status_code == 503, response.text
         assert response.json()["code"] == "shared_state_unavailable"

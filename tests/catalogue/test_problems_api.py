@@ -97,7 +97,12 @@ def test_an_oversized_streamed_body_is_a_413_problem(small_body_app: TestClient)
 def test_health_is_ok_when_database_and_instruments_answer(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "instruments": 10}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "unused",
+        "instruments": 10,
+    }
 
 
 def test_an_unexpected_error_is_a_500_problem_without_a_trace(settings: Settings) -> None:
