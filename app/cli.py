@@ -4,7 +4,8 @@ organisations and their keys, and deliver webhook events.
 bordin serve                       the API: WORKERS processes on HOST:PORT (and /metrics on
                                    METRICS_HOST:METRICS_PORT when set); never migrates
 bordin migrate                     migrate the database to this version (one job per release;
-                                   safe when several run at once)
+                                   safe when several run at once), then seed the organisations'
+                                   statistics of any new instrument definition from the history
 bordin validate [FOLDER]          check definitions as start-up does
 bordin bootstrap                   print an admin key for the local organisation, first time only
 bordin create-organization NAME    a new organisation and its first admin key
@@ -40,6 +41,7 @@ from app.instruments.registry import DefinitionLoadError, load_registry
 from app.platform.db import Database, upgrade
 from app.platform.logs import configure_logging
 from app.platform.settings import PROJECT_ROOT, Settings
+from app.records.statistics import seed_statistics
 
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         configure_logging(settings.log_level)
         upgrade(settings.database_url, ALEMBIC_INI)
-        return 0
+        return _seed_statistics(settings)
     database = Database.from_url(settings.database_url)
     try:
         if args.command == "bootstrap":
@@ -121,6 +123,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         database.dispose()
+
+
+def _seed_statistics(settings: Settings) -> int:
+    """After migrating: each organisation's statistics of the loaded definitions, seeded from
+    its history now rather than by its first write (which would wait for it)."""
+    database = Database.from_url(settings.database_url)
+    try:
+        registry = load_registry(settings.instruments_dir)
+        seeded = seed_statistics(database, registry, datetime.now(UTC))
+    finally:
+        database.dispose()
+    print(f"statistics seeded from the history: {seeded} (organisation, instrument) pairs")
+    return 0
 
 
 def serve(settings: Settings) -> int:

@@ -371,6 +371,12 @@ _LOCKED_STATISTIC = (
 )
 
 
+def instruments_in_use(session: Session) -> list[tuple[UUID, str]]:
+    """Each (organisation, instrument) with at least one administration."""
+    statement = select(Administration.organization_id, Administration.instrument_id).distinct()
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
 def lock_statistics(
     session: Session, organization_id: UUID, instrument_id: str, shards: int, now: datetime
 ) -> list[InstrumentStatistic]:

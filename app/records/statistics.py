@@ -5,9 +5,10 @@ history holds.
 
 The sums are kept in `SHARDS` rows per organisation and instrument (an episode's writes
 change its own shard), so that writes to different episodes seldom wait for each other. They
-are seeded from the stored history by the first write under a definition: after an upgrade,
-or when a new version of an instrument is loaded (its hash differs). Until then reads compute
-them from the history, as the seed does (`history_sums`): a test holds the two equal."""
+are seeded from the stored history by `bordin migrate` (`seed_statistics`), else by the first
+write under a definition: after an upgrade, or when a new version of an instrument is loaded
+(its hash differs). Until then reads compute them from the history, as the seed does
+(`history_sums`): a test holds the two equal."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.core.statistics import Sums, accumulate, add_sums, administration_sums, pair_sums
-from app.instruments.registry import LoadedInstrument
+from app.instruments.registry import InstrumentRegistry, LoadedInstrument
 from app.platform import store
+from app.platform.db import Database
 from app.platform.errors import InvalidResponsesError, UnknownInstrumentError
-from app.platform.tables import Administration, AdministrationRevision
+from app.platform.tables import Administration, AdministrationRevision, InstrumentStatistic
 from app.records.context import Records
 
 SHARDS = 16
@@ -217,10 +219,48 @@ def _seed_or_add(
     shards seeded without it (it was not committed) and adds its change instead. The write
     holds no shard when it comes here (`locked_statistic` locks only a seeded one)."""
     rows = store.lock_statistics(session, records.organization_id, loaded.id, SHARDS, now)
-    if all(row.definition_hash == loaded.definition_hash for row in rows):
+    if _seeded(rows, loaded):
         rows[shard].sums = add_sums(rows[shard].sums, delta)
         rows[shard].updated_at = now
         return
+    _fill(session, records, loaded, rows, now)
+
+
+def seed_statistics(database: Database, registry: InstrumentRegistry, now: datetime) -> int:
+    """Seed the sums of each organisation's instruments in use that have none under the
+    loaded definition (after an upgrade, or a new definition), one transaction each, so that
+    no request pays for reading the history: `bordin migrate` does it after migrating.
+    Returns how many were seeded."""
+    with database.session() as session:
+        in_use = store.instruments_in_use(session)
+    seeded = 0
+    for organization_id, instrument_id in in_use:
+        try:
+            loaded = registry.get(instrument_id)
+        except UnknownInstrumentError:
+            continue
+        records = Records(database, registry, organization_id)
+        with database.session() as session:
+            rows = store.lock_statistics(session, organization_id, loaded.id, SHARDS, now)
+            if not _seeded(rows, loaded):
+                _fill(session, records, loaded, rows, now)
+                seeded += 1
+            session.commit()
+    return seeded
+
+
+def _seeded(rows: Sequence[InstrumentStatistic], loaded: LoadedInstrument) -> bool:
+    return all(row.definition_hash == loaded.definition_hash for row in rows)
+
+
+def _fill(
+    session: Session,
+    records: Records,
+    loaded: LoadedInstrument,
+    rows: Sequence[InstrumentStatistic],
+    now: datetime,
+) -> None:
+    """The history's sums in shard 0, none in the others, under the loaded definition."""
     history = history_sums(session, records, loaded)
     for row in rows:
         row.definition_hash = loaded.definition_hash

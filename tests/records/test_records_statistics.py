@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from app.core.statistics import scale_summaries, successive_from_sums, summaries_from_sums
 from app.instruments.registry import InstrumentRegistry
@@ -28,7 +28,7 @@ from app.records.administrations import (
 )
 from app.records.context import Records
 from app.records.episodes import erase_episode
-from app.records.statistics import SHARDS, organisation_sums
+from app.records.statistics import SHARDS, organisation_sums, seed_statistics
 from tests.records.support import new_episode, own_records
 
 INSTRUMENTS = ("wai-sr", "srs")
@@ -231,3 +231,31 @@ def test_writes_racing_to_seed_the_sums_all_land_and_count_once(
         "count"
     ] == len(episodes)
     _assert_maintained_equal_recomputed(records)
+
+
+def test_migrate_seeds_the_sums_so_that_no_write_reads_the_history(records: Records) -> None:
+    """`bordin migrate` seeds what the first write would have (`seed_statistics`): every
+    instrument in use of every organisation, once; a second run finds nothing to do."""
+    _random_history(records, random.Random(11), 20)
+    with records.database.session() as session:
+        session.execute(
+            delete(InstrumentStatistic).where(
+                InstrumentStatistic.organization_id == records.organization_id
+            )
+        )
+        session.commit()
+    now = datetime.now(UTC)
+    assert seed_statistics(records.database, records.registry, now) >= len(INSTRUMENTS)
+    with records.database.session() as session:
+        rows = session.scalars(
+            select(InstrumentStatistic).where(
+                InstrumentStatistic.organization_id == records.organization_id
+            )
+        ).all()
+    assert {(row.instrument_id, row.definition_hash) for row in rows} == {
+        (instrument, records.registry.get(instrument).definition_hash)
+        for instrument in INSTRUMENTS
+    }
+    assert len(rows) == SHARDS * len(INSTRUMENTS)
+    _assert_maintained_equal_recomputed(records)
+    assert seed_statistics(records.database, records.registry, now) == 0
