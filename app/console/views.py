@@ -88,7 +88,7 @@ def reason(records: Records, alert: Json, words: Words) -> str:
     for _, text in sorted(found, key=lambda pair: pair[0]):
         if text not in lines:
             lines.append(text)
-    return "; ".join(lines[:2])
+    return words("console.reason_separator").join(lines[:2])
 
 
 def _flag_reason(records: Records, flag: Json, words: Words) -> tuple[int, str]:

@@ -337,3 +337,14 @@ def test_a_lead_makes_a_local_account_that_then_signs_in(app: FastAPI, api: Test
         assert signed.status_code == 303
         assert "Signed in as dr-bea (clinician)" in browser.get("/console").text
         assert browser.get("/console/accounts").status_code == 403
+
+
+def test_a_worklist_reason_joins_its_parts_as_the_language_does(
+    app: FastAPI, api: TestClient
+) -> None:
+    episode_with_alert(api, "dr-ada", "Client A")
+    browser = sign_in_by_link(app, api, "dr-ada")
+    assert "SRS 24, 36 or less; 14 below last session" in browser.get("/console").text
+    french = browser.get("/console?lang=fr").text
+    assert "SRS 24, 36 ou moins ; 14 de moins qu&#39;à la dernière séance" in french
+
