@@ -348,3 +348,23 @@ def test_a_worklist_reason_joins_its_parts_as_the_language_does(
     french = browser.get("/console?lang=fr").text
     assert "SRS 24, 36 ou moins ; 14 de moins qu&#39;à la dernière séance" in french
 
+
+def test_the_console_names_an_alerts_status_with_the_apis_words(
+    app: FastAPI, api: TestClient, engine: Engine
+) -> None:
+    """The episode page's status of an alert is the word the API's narratives give it
+    (`alerts.statuses`, here in a French FHIR DetectedIssue): one word in both places."""
+    episode_id, alert_id = episode_with_alert(api, "dr-ada", "Client A")
+    with engine.begin() as connection:
+        connection.execute(
+            update(AlertRecord)
+            .where(AlertRecord.id == uuid.UUID(alert_id))
+            .values(status="repaired")
+        )
+    issues = api.get(
+        f"/v1/episodes/{episode_id}/fhir-detected-issues", headers={"Accept-Language": "fr"}
+    )
+    assert issues.status_code == 200, issues.text
+    assert "rétablie" in issues.text
+    page = sign_in_by_link(app, api, "dr-ada").get(f"/console/episodes/{episode_id}?lang=fr")
+    assert "(rétablie)</h3>" in page.text
