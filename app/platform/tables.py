@@ -403,7 +403,8 @@ class Invitation(Base):
     token_hash: Mapped[str] = mapped_column(String(71), unique=True)
     instruments: Mapped[list[str]] = mapped_column(JSON)
     session: Mapped[int] = mapped_column(Integer)
-    language: Mapped[str | None] = mapped_column(String(8))
+    # A language tag (app/languages/catalogues.py LANGUAGE_TAG: 12 characters at most).
+    language: Mapped[str | None] = mapped_column(String(12))
     kiosk: Mapped[bool] = mapped_column(Boolean)
     # The instruments answered so far (each recorded as soon as its page is sent).
     completed: Mapped[list[str]] = mapped_column(JSON)
