@@ -12,6 +12,7 @@ from app.forms.schemas import InvitationCreate
 from app.languages.catalogues import LANGUAGE_TAG
 from app.platform.tables import Invitation
 from tests.forms.conftest import LONG_TAG
+from tests.forms.test_form_pages import episode, invite, path_of
 
 
 def test_the_longest_language_tag_fits_the_request_and_the_column() -> None:
@@ -30,18 +31,12 @@ def test_the_longest_language_tag_fits_the_request_and_the_column() -> None:
 def test_a_form_link_in_a_language_of_the_longest_tag_is_kept_and_served_in_it(
     long_tag_api: TestClient, engine: Engine
 ) -> None:
-    body = {"patient_ref": f"ehr-{uuid.uuid4()}", "clinician_ref": "dr-ada"}
-    episode_id = long_tag_api.post("/v1/episodes", json=body).json()["id"]
-    created = long_tag_api.post(
-        f"/v1/episodes/{episode_id}/invitations",
-        json={"instruments": ["srs"], "session": 1, "language": LONG_TAG},
-    )
-    assert created.status_code == 201, created.text
+    created = invite(long_tag_api, episode(long_tag_api), language=LONG_TAG)
     with engine.connect() as connection:
         stored = connection.execute(
-            select(Invitation.language).where(Invitation.id == uuid.UUID(created.json()["id"]))
+            select(Invitation.language).where(Invitation.id == uuid.UUID(created["id"]))
         ).scalar_one()
     assert stored == LONG_TAG
-    page = long_tag_api.get("/" + created.json()["url"].split("/", 3)[3])
+    page = long_tag_api.get(path_of(created["url"]))
     assert page.status_code == 200
     assert page.headers["content-language"] == LONG_TAG
