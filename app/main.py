@@ -42,6 +42,7 @@ from app.fhir.routes import router as fhir_router
 from app.forms import schemas as forms_schemas
 from app.forms.routes import pages as form_pages
 from app.forms.routes import router as invitation_router
+from app.forms.routes import settings_router as form_settings_router
 from app.health import schemas as health_schemas
 from app.health.routes import router as health_router
 from app.http import schemas as http_schemas
@@ -200,6 +201,7 @@ def create_app(
             *webhook_router.routes,
             *alert_router.routes,
             *invitation_router.routes,
+            *form_settings_router.routes,
             *form_pages.routes,
             *console_router.routes,
             *console_pages.routes,

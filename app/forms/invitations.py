@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from app.access import audit
 from app.platform import store_access, store_console
-from app.platform.db import Database
 from app.platform.errors import FormLinkGoneError, FormLinkNotFoundError, InvalidRequestError
 from app.platform.tables import Invitation
 from app.records import administrations
@@ -158,19 +157,6 @@ def record_page(
         after = _view(db, row)
         db.commit()
     return after, recorded
-
-
-def set_crisis_text(
-    database: Database, organization_id: uuid.UUID, texts: Mapping[str, str] | None
-) -> None:
-    """What the thank-you page says about where to find help at once, by language (None or
-    empty: nothing). A ValueError for an unknown organisation."""
-    with database.session() as db:
-        organisation = store_access.get_organization(db, organization_id)
-        if organisation is None:
-            raise ValueError(f"no organisation {organization_id}")
-        organisation.crisis_text = dict(texts) if texts else None
-        db.commit()
 
 
 def token_hash(token: str) -> str:

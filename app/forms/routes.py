@@ -1,6 +1,7 @@
 """The patient form: `POST /v1/episodes/{id}/invitations` makes a form link, and `/f/{token}`
 serves it, one page per instrument, in any language of the catalogues, never cached, recording
-each page through the API's own use case; then a thank-you page, and the link answers 410."""
+each page through the API's own use case; then a thank-you page (with the organisation's
+crisis text, `GET/PUT /v1/form-settings`), and the link answers 410."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.access.guard import caller, public
 from app.access.keys import Principal
-from app.forms import invitations, questions
-from app.forms.schemas import InvitationCreate, InvitationCreated
+from app.forms import crisis, invitations, questions
+from app.forms.schemas import (
+    FormSettingsUpdate,
+    FormSettingsView,
+    InvitationCreate,
+    InvitationCreated,
+)
 from app.http.language import Language
 from app.http.pages import page, page_language, page_words
 from app.http.problems import problem_responses
@@ -30,8 +36,11 @@ from app.platform.errors import (
 from app.records.routes import records_of
 
 router = APIRouter(tags=["episodes"])
+settings_router = APIRouter(tags=["forms"])
 pages = APIRouter(dependencies=[Depends(public)], include_in_schema=False)
 Submitter = Annotated[Principal, Depends(caller("records:write", "submit"))]
+Reader = Annotated[Principal, Depends(caller("records:read"))]
+Admin = Annotated[Principal, Depends(caller("admin"))]
 KIOSK_PATH = "/f/kiosk"
 
 
@@ -53,6 +62,32 @@ def create_invitation(
     )
     url = f"{base_url(request, state)}/f/{token}"
     return json_response({**view, "url": url}, {"Location": url}, 201)
+
+
+@settings_router.get(
+    "/v1/form-settings",
+    operation_id="getFormSettings",
+    response_model=FormSettingsView,
+    responses=problem_responses(401, 403),
+)
+def get_form_settings(state: State, principal: Reader) -> Response:
+    """What the patient form says of the organisation's own: its crisis text."""
+    texts = crisis.crisis_text(records_of(state, principal))
+    return json_response({"crisis_text": texts})
+
+
+@settings_router.put(
+    "/v1/form-settings",
+    operation_id="setFormSettings",
+    response_model=FormSettingsView,
+    responses=problem_responses(400, 401, 403, 413, 422),
+)
+def set_form_settings(body: FormSettingsUpdate, state: State, admin: Admin) -> Response:
+    """Replace the organisation's crisis text, in any language of `GET /v1/languages`: the
+    thank-you page shows the text of its own language, else the English one, else none. It
+    applies to the next thank-you page."""
+    texts = crisis.set_crisis_text(records_of(state, admin), body.crisis_text)
+    return json_response({"crisis_text": texts})
 
 
 @pages.get(KIOSK_PATH)

@@ -1,14 +1,19 @@
-"""Wire schemas of form links (invitations)."""
+"""Wire schemas of form links (invitations) and of the organisation's form settings."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic_core import PydanticCustomError
 
+from app.forms import crisis
 from app.http.schemas import EXAMPLE_ID, SessionNumber, Text, WireModel, example
 from app.languages.catalogues import LANGUAGE_TAG
+
+# A language folder's tag (`fr`, `pt-BR`): 12 characters at most, as the pattern allows.
+LanguageTag = Annotated[str, Field(pattern=LANGUAGE_TAG.pattern, max_length=12)]
 
 
 class InvitationCreate(WireModel):
@@ -28,7 +33,7 @@ class InvitationCreate(WireModel):
         float,
         Field(strict=True, gt=0, le=720, description="How long the link serves (at most 30 days)."),
     ] = 48
-    language: Annotated[str, Field(pattern=LANGUAGE_TAG.pattern, max_length=12)] | None = Field(
+    language: LanguageTag | None = Field(
         default=None,
         description="The form's language, one of `GET /v1/languages`; else the browser's (the"
         " patient can switch).",
@@ -55,3 +60,62 @@ class InvitationCreated(WireModel):
     id: UUID
     url: str
     expires_at: AwareDatetime
+
+
+def _without_control_characters(text: str) -> str:
+    if crisis.has_control_character(text):
+        raise PydanticCustomError(
+            "control_character", "Text must not contain control characters (line breaks, tabs...)"
+        )
+    return text
+
+
+CrisisText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=crisis.MAX_LENGTH,
+        json_schema_extra={"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},
+    ),
+    AfterValidator(_without_control_characters),
+]
+
+
+class FormSettingsView(WireModel):
+    """What the patient form says of the organisation's own."""
+
+    model_config = example(
+        {"crisis_text": {"en": "In an emergency call 112.", "fr": "En cas d'urgence : 112."}}
+    )
+
+    crisis_text: dict[str, str] | None = Field(
+        description="What the thank-you page says about where to find urgent help, by language"
+        " tag: the page shows the text of its language, else the English one, else none."
+        " Null: none."
+    )
+
+
+class FormSettingsUpdate(WireModel):
+    """The organisation's form settings, replaced as a whole."""
+
+    model_config = example(
+        {
+            "crisis_text": {
+                "en": "In an emergency call 112. Suicide prevention: 3114, day and night.",
+                "fr": "En cas d'urgence, appelez le 112. Prévention du suicide : 3114.",
+            }
+        }
+    )
+
+    crisis_text: (
+        Annotated[
+            dict[LanguageTag, CrisisText],
+            Field(max_length=100, json_schema_extra={"additionalProperties": False}),
+        ]
+        | None
+    ) = Field(
+        description="The crisis text by language tag, each one of `GET /v1/languages` (a 422"
+        f" naming `crisis_text.<tag>` otherwise); texts are trimmed, at most {crisis.MAX_LENGTH}"
+        " characters, one paragraph (no line breaks or other control characters). Null or {}:"
+        " none."
+    )

@@ -151,14 +151,16 @@ def _log_request(scope: Scope, status: int, started: float, failure: Exception |
     )
 
 
-# Routes whose every call is audited: they read or write patient data (or keys, or where
-# alerts about patients are sent), with the resource type of a call that names no resource.
+# Routes whose every call is audited: they read or write patient data (or keys, where
+# alerts about patients are sent, what the patient form says), with the resource type of a
+# call that names no resource.
 AUDITED_TAGS = {
     "episodes": "episode",
     "api keys": "api_key",
     "webhooks": "webhook",
     "alerts": "alert",
     "console": "console",
+    "forms": "organization",  # the organisation's form settings
 }
 # Writes that append their own event in their own transaction when they succeed.
 SELF_AUDITED = frozenset(
@@ -173,6 +175,7 @@ SELF_AUDITED = frozenset(
         "acknowledgeAlert",
         "closeAlert",
         "setAlertPolicy",
+        "setFormSettings",
         "createInvitation",
         "consoleAcknowledgeAlert",  # audited by the use case as acknowledgeAlert
         "consoleCloseAlert",  # audited by the use case as closeAlert

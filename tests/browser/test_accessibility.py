@@ -9,10 +9,7 @@ import uuid
 
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Page, ViewportSize, expect
-from sqlalchemy import Engine
 
-from app.forms import invitations
-from app.platform.db import Database
 from tests.browser.conftest import DESKTOP, PHONE, WCAG_21_AA, ContextMaker, Site, screenshot
 from tests.browser.test_console import fallen_episode
 
@@ -39,7 +36,7 @@ def check_screen(page: Page, axe: Axe, name: str) -> list[str]:
 
 
 def test_every_screen_passes_axe_in_both_languages_and_reflows_at_320_pixels(
-    site: Site, new_context: ContextMaker, axe: Axe, engine: Engine
+    site: Site, new_context: ContextMaker, axe: Axe
 ) -> None:
     clinician = f"dr-{uuid.uuid4().hex[:6]}"
     episode_id = fallen_episode(site, clinician, "Eve")
@@ -48,7 +45,7 @@ def test_every_screen_passes_axe_in_both_languages_and_reflows_at_320_pixels(
         "en": "In an emergency call 112. Suicide prevention line: 3114, day and night.",
         "fr": "En cas d'urgence, appelez le 112. Prévention du suicide : 3114, jour et nuit.",
     }
-    invitations.set_crisis_text(Database(engine), site.organization_id, crisis)
+    assert site.api.put("/v1/form-settings", json={"crisis_text": crisis}).status_code == 200
     problems: list[str] = []
     site.requests.clear()
     for lang in ("en", "fr"):

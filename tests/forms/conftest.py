@@ -20,15 +20,21 @@ LONG_TAG = "yue-jyutping"
 
 
 @pytest.fixture
-def long_tag_app(tmp_path: Path, settings: Settings) -> FastAPI:
+def long_tag_languages(tmp_path: Path) -> Path:
     """The shipped languages and a `yue-jyutping` of one word (the rest shown in English)."""
     folder = tmp_path / "languages"
     shutil.copytree(PROJECT_ROOT / "languages", folder)
     ui = folder / LONG_TAG / "ui.yaml"
     ui.parent.mkdir()
     ui.write_text(yaml.safe_dump({"language": {"name": "Jyut6 ping3"}}), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def long_tag_app(long_tag_languages: Path, settings: Settings) -> FastAPI:
     return create_app(
-        settings.model_copy(update={"languages_dir": folder}), resolve=resolve_test_hosts
+        settings.model_copy(update={"languages_dir": long_tag_languages}),
+        resolve=resolve_test_hosts,
     )
 
 

@@ -69,6 +69,8 @@ OPERATIONS = {
     ("put", "/v1/alert-policy"): "setAlertPolicy",
     ("get", "/v1/episodes/{episode_id}/fhir-detected-issues"): "listEpisodeFhirDetectedIssues",
     ("post", "/v1/episodes/{episode_id}/invitations"): "createInvitation",
+    ("get", "/v1/form-settings"): "getFormSettings",
+    ("put", "/v1/form-settings"): "setFormSettings",
     ("post", "/v1/console-links"): "createConsoleLink",
 }
 
