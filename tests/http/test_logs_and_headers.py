@@ -109,3 +109,9 @@ def test_cors_is_closed_by_default_and_open_to_configured_origins(settings: Sett
     with TestClient(create_app(allowed)) as open_:
         response = open_.options("/v1/scores", headers=preflight)
         assert response.headers["access-control-allow-origin"] == "https://app.example.org"
+        # The settings an admin replaces (PUT) may be replaced from a browser too.
+        put = open_.options(
+            "/v1/form-settings", headers={**preflight, "Access-Control-Request-Method": "PUT"}
+        )
+        assert put.status_code == 200
+        assert "PUT" in put.headers["access-control-allow-methods"]
