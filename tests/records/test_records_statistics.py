@@ -253,8 +253,7 @@ def test_migrate_seeds_the_sums_so_that_no_write_reads_the_history(records: Reco
             )
         ).all()
     assert {(row.instrument_id, row.definition_hash) for row in rows} == {
-        (instrument, records.registry.get(instrument).definition_hash)
-        for instrument in INSTRUMENTS
+        (instrument, records.registry.get(instrument).definition_hash) for instrument in INSTRUMENTS
     }
     assert len(rows) == SHARDS * len(INSTRUMENTS)
     _assert_maintained_equal_recomputed(records)
