@@ -287,8 +287,16 @@ def test_a_token_s_issuer_and_subject_are_in_the_audit_trail_and_the_request_log
         )
         read = jwt_app.get(f"/v1/episodes/{created.json()['id']}", headers=headers)
     assert (created.status_code, read.status_code) == (201, 200)
-    events = jwt_app.get("/v1/audit-events", params={"limit": 500}, headers=headers).json()
-    mine = [e for e in events["items"] if e["resource_id"] == created.json()["id"]]
+    events: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:  # the whole trail, oldest first: other tests' events come before these
+        params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = jwt_app.get("/v1/audit-events", params=params, headers=headers).json()
+        events += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    mine = [e for e in events if e["resource_id"] == created.json()["id"]]
     assert [(e["action"], e["key_id"], e["jwt_issuer"], e["jwt_subject"]) for e in mine] == [
         ("createEpisode", None, ISSUER, "ehr-backend-7"),  # written by the use case
         ("getEpisode", None, ISSUER, "ehr-backend-7"),  # written by the request layer
