@@ -3,7 +3,7 @@
 
 Revision ID: 5681cef7848f
 Revises: 79ab835b4437
-Create Date: 2026-12-01 09:00:00+00:00
+Create Date: 2026-11-30 14:00:00+00:00
 """
 
 from collections.abc import Sequence
