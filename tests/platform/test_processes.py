@@ -180,12 +180,15 @@ def test_metrics_add_up_both_workers_on_a_port_of_their_own_and_never_on_the_api
 def test_the_server_logs_json_lines_only(replicas: Replicas) -> None:
     for server in (replicas.two_workers, replicas.one_worker):
         httpx.get(server.url + "/health/live")
-    time.sleep(0.5)  # the writer threads write what has gathered
     for server in (replicas.two_workers, replicas.one_worker):
-        lines = server.log.read_text(encoding="utf-8").splitlines()
-        assert lines
+        deadline = time.monotonic() + 15  # the writer threads write what has gathered
+        while True:
+            lines = server.log.read_text(encoding="utf-8").splitlines()
+            if any('"route":"/health/live"' in line for line in lines):
+                break
+            assert time.monotonic() < deadline, lines[-5:]
+            time.sleep(0.05)
         assert all(line.startswith('{"time":') for line in lines), lines[:5]
-        assert any('"route":"/health/live"' in line for line in lines)
 
 
 def migrate(url: str) -> subprocess.Popen[bytes]:
