@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from app.access import audit, console_sessions
 from app.access.console_sessions import Clinician
@@ -164,27 +165,20 @@ def episode(episode_id: UUID, request: Request, state: State, who: Signed) -> Re
     operation_id="consoleAcknowledgeAlert",
 )
 async def acknowledge(alert_id: UUID, request: Request, state: State, who: Signed) -> Response:
-    sent = await request.form()
-    records = records_for(state, who)
-    lang = page_language(request)
-    try:
-        episode_id = await run_in_threadpool(views.visible_alert, records, who, alert_id)
-    except AlertNotFoundError:
-        return _not_found(request, lang)
-    note = str(sent.get("note", "")).strip()[:1000] or None
-    await run_in_threadpool(alerts.acknowledge, records, alert_id, note=note)
+    form = await _alert_form(alert_id, request, state, who)
+    if isinstance(form, Response):
+        return form
+    sent, records, lang, episode_id = form
+    await run_in_threadpool(alerts.acknowledge, records, alert_id, note=_note(sent))
     return _back(sent.get("back"), episode_id, alert_id, lang, "acknowledged")
 
 
 @pages.post("/console/alerts/{alert_id}/closure", tags=["alerts"], operation_id="consoleCloseAlert")
 async def close(alert_id: UUID, request: Request, state: State, who: Signed) -> Response:
-    sent = await request.form()
-    records = records_for(state, who)
-    lang = page_language(request)
-    try:
-        episode_id = await run_in_threadpool(views.visible_alert, records, who, alert_id)
-    except AlertNotFoundError:
-        return _not_found(request, lang)
+    form = await _alert_form(alert_id, request, state, who)
+    if isinstance(form, Response):
+        return form
+    sent, records, lang, episode_id = form
     reason = str(sent.get("reason", ""))
     if reason not in views.CLOSURE_REASONS:
         message = state.languages.text("console.alerts.close_reason_missing", lang)
@@ -192,9 +186,29 @@ async def close(alert_id: UUID, request: Request, state: State, who: Signed) -> 
         return await run_in_threadpool(
             _episode_page, request, state, who, episode_id, lang, problem
         )
-    note = str(sent.get("note", "")).strip()[:1000] or None
-    await run_in_threadpool(alerts.close, records, alert_id, reason=reason, note=note)
+    await run_in_threadpool(alerts.close, records, alert_id, reason=reason, note=_note(sent))
     return _back(sent.get("back"), episode_id, alert_id, lang, "closed")
+
+
+async def _alert_form(
+    alert_id: UUID, request: Request, state: AppState, who: Clinician
+) -> tuple[FormData, Records, str, UUID] | Response:
+    """A console form about an alert: what it sent, the clinician's records, the page's
+    language and the alert's episode; the not-found page for an alert the clinician does not
+    see."""
+    sent = await request.form()
+    records = records_for(state, who)
+    lang = page_language(request)
+    try:
+        episode_id = await run_in_threadpool(views.visible_alert, records, who, alert_id)
+    except AlertNotFoundError:
+        return _not_found(request, lang)
+    return sent, records, lang, episode_id
+
+
+def _note(sent: FormData) -> str | None:
+    """A clinician's optional note, trimmed to 1000 characters."""
+    return str(sent.get("note", "")).strip()[:1000] or None
 
 
 @pages.post(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -62,21 +64,9 @@ def test_a_definition_changed_without_a_new_version_is_logged(
     assert isinstance(changed, dict)
     changed["items"][0]["reverse"] = True
     stale = {**row, "definition_hash": "sha256:" + "0" * 64, "definition": changed}
-    with database.session() as session:
-        store.insert_definitions(session, [stale])
-        session.commit()
-    try:
-        with caplog.at_level(logging.WARNING, logger="bordin.services"):
-            definitions.register_definitions(database, registry, NOW)
-        assert "instrument cgi-i 1.0.0 changed since it was first registered" in caplog.text
-    finally:
-        with database.session() as session:
-            session.execute(
-                delete(InstrumentDefinitionRecord).where(
-                    InstrumentDefinitionRecord.definition_hash == stale["definition_hash"]
-                )
-            )
-            session.commit()
+    with _stored(database, stale), caplog.at_level(logging.WARNING, logger="bordin.services"):
+        definitions.register_definitions(database, registry, NOW)
+    assert "instrument cgi-i 1.0.0 changed since it was first registered" in caplog.text
 
 
 def test_a_definition_whose_words_alone_changed_is_no_warning(
@@ -92,19 +82,25 @@ def test_a_definition_whose_words_alone_changed_is_no_warning(
     for item in before["items"]:
         item["label"] = {"en": item["label"], "fr": "x"}
     stale = {**row, "definition_hash": "sha256:" + "1" * 64, "definition": before}
+    with _stored(database, stale), caplog.at_level(logging.INFO, logger="bordin.services"):
+        definitions.register_definitions(database, registry, NOW)
+    assert "instrument wai-sr 1.1.0: only its words changed" in caplog.text
+    assert "wai-sr 1.1.0 changed since" not in caplog.text
+
+
+@contextmanager
+def _stored(database: Database, row: dict[str, object]) -> Iterator[None]:
+    """An earlier definition stored under its own hash while the block runs (shared database)."""
     with database.session() as session:
-        store.insert_definitions(session, [stale])
+        store.insert_definitions(session, [row])
         session.commit()
     try:
-        with caplog.at_level(logging.INFO, logger="bordin.services"):
-            definitions.register_definitions(database, registry, NOW)
-        assert "instrument wai-sr 1.1.0: only its words changed" in caplog.text
-        assert "wai-sr 1.1.0 changed since" not in caplog.text
+        yield
     finally:
         with database.session() as session:
             session.execute(
                 delete(InstrumentDefinitionRecord).where(
-                    InstrumentDefinitionRecord.definition_hash == stale["definition_hash"]
+                    InstrumentDefinitionRecord.definition_hash == row["definition_hash"]
                 )
             )
             session.commit()
