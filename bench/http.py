@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from app.access import keys
@@ -30,6 +31,7 @@ from app.platform.db import Database
 from app.platform.settings import Settings
 from app.platform.tables import LOCAL_ORGANIZATION_ID
 from bench.core import questionnaire_response, random_answers
+from bench.cpu import CpuCost
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -46,10 +48,14 @@ def free_port() -> int:
         return port
 
 
+# The process of each server `serve` runs, by its URL (its workers are its children).
+SERVER_PIDS: dict[str, int] = {}
+
+
 @contextmanager
 def serve(target: list[str], env: dict[str, str], log: Path | None = None) -> Iterator[str]:
     """Run uvicorn with `target` on a free loopback port until the block ends (its stderr,
-    where the service logs, to the file `log` if given)."""
+    where the service logs, to the file `log` if given); its process is `SERVER_PIDS[url]`."""
     port = free_port()
     command = [str(BIN / "uvicorn"), *target, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning"]
@@ -57,6 +63,7 @@ def serve(target: list[str], env: dict[str, str], log: Path | None = None) -> It
         stderr = files.enter_context(log.open("ab")) if log is not None else None
         process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = process.pid
     try:
         deadline = time.monotonic() + 120  # a loaded machine imports slowly
         while True:
@@ -69,16 +76,19 @@ def serve(target: list[str], env: dict[str, str], log: Path | None = None) -> It
                 time.sleep(0.1)
         yield url
     finally:
+        del SERVER_PIDS[url]
         process.terminate()
         process.wait(timeout=15)
 
 
 @dataclass(frozen=True)
 class Load:
-    """What wrk measured: requests a second, and the 99th percentile latency in ms."""
+    """What wrk measured: requests a second, the 99th percentile latency in ms, and how many
+    requests it completed."""
 
     rate: float
     p99_ms: float
+    requests: int
 
 
 def wrk_load(
@@ -106,10 +116,11 @@ def wrk_load(
         raise RuntimeError(f"wrk saw errors:\n{text}")
     rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
-    if rate is None or p99 is None:
-        raise RuntimeError(f"no rate or p99 in wrk output:\n{text}")
+    count = re.search(r"(\d+) requests in", text)
+    if rate is None or p99 is None or count is None:
+        raise RuntimeError(f"no rate, p99 or count in wrk output:\n{text}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    return Load(float(rate.group(1)), float(p99.group(1)) * scale)
+    return Load(float(rate.group(1)), float(p99.group(1)) * scale, int(count.group(1)))
 
 
 def wrk_rate(
@@ -166,6 +177,7 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         log = workdir / "requests.log"
         ours: list[Load] = []
         bare: list[Load] = []
+        ours_cpu, bare_cpu = CpuCost(), CpuCost()
         batches: list[float] = []
         fhir: list[float] = []
         batch = batch_body(BATCH_ROWS)
@@ -176,10 +188,12 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
             wrk_rate(ours_url, "/v1/scores", WAI_SR_BODY, 1, workdir, key=key)  # warm up both
             wrk_rate(bare_url, "/v1/scores", WAI_SR_BODY, 1, workdir)
             for _ in range(rounds):
-                bare.append(wrk_load(bare_url, "/v1/scores", WAI_SR_BODY, seconds, workdir))
-                ours.append(
-                    wrk_load(ours_url, "/v1/scores", WAI_SR_BODY, seconds, workdir, key=key)
+                bare_load = partial(wrk_load, bare_url, "/v1/scores", WAI_SR_BODY, seconds, workdir)
+                ours_load = partial(
+                    wrk_load, ours_url, "/v1/scores", WAI_SR_BODY, seconds, workdir, key=key
                 )
+                bare.append(bare_cpu.add(SERVER_PIDS[bare_url], bare_load, _served))
+                ours.append(ours_cpu.add(SERVER_PIDS[ours_url], ours_load, _served))
             for _ in range(max(1, rounds // 2)):
                 # One connection: each batch is sent, scored and read back before the next.
                 batches.append(
@@ -200,6 +214,8 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         "POST /v1/scores": statistics.median(load.rate for load in ours),
         "POST /v1/scores p99 ms": statistics.median(load.p99_ms for load in ours),
         "ratio": statistics.median(ratios),
+        "bare CPU us": bare_cpu.server_ms * 1000,
+        "POST /v1/scores CPU us": ours_cpu.server_ms * 1000,
         "batch rows/s": statistics.median(rows),
         "POST /v1/scores/fhir": statistics.median(fhir),
     }
@@ -217,6 +233,11 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         f"   (rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)})"
     )
     print(
+        f"  CPU per request (the server's process): ours {ours_cpu.server_ms * 1000:.0f} us,"
+        f" bare {bare_cpu.server_ms * 1000:.0f} us: ratio (bare / ours)"
+        f" {bare_cpu.server_ms / ours_cpu.server_ms:.2f}"
+    )
+    print(
         f"  POST /v1/scores/batch, 10 000 WAI-SR rows: {figures['batch rows/s']:,.0f} rows/s median"
         f" ({1000 / statistics.median(batches):.0f} ms per batch;"
         f" rounds {min(rows):,.0f} to {max(rows):,.0f})"
@@ -226,6 +247,10 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         f" {figures['POST /v1/scores/fhir']:,.0f} req/s median"
     )
     return figures
+
+
+def _served(load: Load) -> int:
+    return load.requests
 
 
 def _request_lines(log: Path) -> int:

@@ -36,7 +36,8 @@ from app.platform.db import Database
 from app.platform.settings import Settings
 from app.records.statistics import seed_statistics
 from bench.core import random_answers
-from bench.http import BIN, ROOT, serve
+from bench.cpu import CpuCost
+from bench.http import BIN, ROOT, SERVER_PIDS, serve
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 EPISODES = 200
@@ -199,9 +200,11 @@ def wrk_record(
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"50%\s+([\d.]+)(\w+)", output)
     p99 = re.search(r"99%\s+([\d.]+)(\w+)", output)
-    if rate is None or p50 is None or p99 is None:
+    count = re.search(r"(\d+) requests in", output)
+    if rate is None or p50 is None or p99 is None or count is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     return {
+        "requests": float(count.group(1)),
         "requests/s": float(rate.group(1)),
         "p50 ms": _milliseconds(p50.group(1), p50.group(2)),
         "p99 ms": _milliseconds(p99.group(1), p99.group(2)),
@@ -220,6 +223,7 @@ def recording_against_floor(seconds: int, connections: int, rounds: int, workdir
         env = {**SERVER_ENV, "DATABASE_URL": url}
         ours: list[dict[str, float]] = []
         floor: list[dict[str, float]] = []
+        ours_cpu, floor_cpu = CpuCost(), CpuCost()
         with (
             serve(["--factory", "app.main:app_factory", *WORKERS], env) as ours_url,
             serve(["bench.floor_records:app", *WORKERS], env) as floor_url,
@@ -229,8 +233,10 @@ def recording_against_floor(seconds: int, connections: int, rounds: int, workdir
             load(floor_url, floor_episodes, key, 1, seconds=1)
             for number in range(1, rounds + 1):
                 session = 1000 * number
-                floor.append(load(floor_url, floor_episodes, key, session, seconds=seconds))
-                ours.append(load(ours_url, ours_episodes, key, session, seconds=seconds))
+                floor_load = partial(load, floor_url, floor_episodes, key, session, seconds=seconds)
+                ours_load = partial(load, ours_url, ours_episodes, key, session, seconds=seconds)
+                floor.append(floor_cpu.add(SERVER_PIDS[floor_url], floor_load, _served))
+                ours.append(ours_cpu.add(SERVER_PIDS[ours_url], ours_load, _served))
     ratios = [o["requests/s"] / f["requests/s"] for o, f in zip(ours, floor, strict=True)]
     print(
         f"  floor (bare FastAPI + SQLAlchemy: validate, lock the episode, insert, commit):"
@@ -243,6 +249,12 @@ def recording_against_floor(seconds: int, connections: int, rounds: int, workdir
     print(
         f"  ratio (ours / floor), median {statistics.median(ratios):.2f}"
         f"   (rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)})"
+    )
+    print(
+        f"  CPU per request (app processes + PostgreSQL's): ours {ours_cpu.server_ms:.1f}"
+        f" + {ours_cpu.postgres_ms:.1f} ms, floor {floor_cpu.server_ms:.1f}"
+        f" + {floor_cpu.postgres_ms:.1f} ms: ratio (floor / ours)"
+        f" {floor_cpu.total_ms / ours_cpu.total_ms:.2f}"
     )
 
 
@@ -298,6 +310,10 @@ def history_independence(seconds: int, connections: int, rounds: int, workdir: P
         f" episode: {short_ms:.1f} ms (median of 30 sequential writes each,"
         f" ratio {long_ms / short_ms:.2f})"
     )
+
+
+def _served(load: dict[str, float]) -> int:
+    return int(load["requests"])
 
 
 def _long_against_short(
