@@ -71,16 +71,12 @@ class CallerGuard:
     async def __call__(self, request: Request) -> Principal:
         state = state_of(request)
         header = request.headers.get("authorization")
-        recent = state.auth_cache.get(header) if self.reuse_recent and header else None
-        if (
-            recent is not None
-            and header
-            and await state.auth_cache.revoked_elsewhere(header, recent)
-        ):
-            recent = None  # revoked by another process: looked up again, and refused
-        principal = recent or await _authenticate(request, state, header)
-        if self.reuse_recent and recent is None:
-            state.auth_cache.put(header or "", principal)
+        if self.reuse_recent and header:
+            principal = await state.auth_cache.reuse(
+                header, lambda: _authenticate(request, state, header)
+            )
+        else:
+            principal = await _authenticate(request, state, header)
         _check(
             request, principal, self.scopes, await state.rate_limiter.wait_for(principal.subject)
         )

@@ -8,6 +8,7 @@ time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -17,7 +18,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -264,6 +265,46 @@ class AuthenticationCache:
         self.shared = shared
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        # The authentication under way for a header, which the requests that find no recent
+        # one wait for (None: it was refused, and each of them tries on its own).
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+
+    async def reuse(
+        self, authorization: str, authenticate: Callable[[], Awaitable[Principal]]
+    ) -> Principal:
+        """A recent authentication of `authorization` that no process revoked since, else a
+        new one by `authenticate`, kept for `seconds`. The requests that find none while one
+        is under way wait for it rather than each looking the key up: under load, every
+        request in flight finds the entry expired at the same moment (on SQLite, their
+        lookups queued behind one another for up to half a second)."""
+        recent = self.get(authorization)
+        if recent is not None and not await self.revoked_elsewhere(authorization, recent):
+            return recent
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            pending = self._pending.get(authorization)
+            mine = pending is None or pending.get_loop() is not loop
+            if mine:
+                pending = loop.create_future()
+                self._pending[authorization] = pending
+        assert pending is not None
+        if not mine:
+            shared = await asyncio.shield(pending)
+            if shared is not None:
+                return shared
+            # Refused: this request authenticates on its own, so that its own address is
+            # counted against the limit of refused credentials.
+            return await authenticate()
+        principal: Principal | None = None
+        try:
+            principal = await authenticate()
+            self.put(authorization, principal)
+            return principal
+        finally:
+            pending.set_result(principal)
+            with self._lock:
+                if self._pending.get(authorization) is pending:
+                    del self._pending[authorization]
 
     def get(self, authorization: str) -> Principal | None:
         entry = self._entries.get(authorization)
