@@ -4,7 +4,7 @@ beside it: `store_alerts`, `store_access`, `store_webhooks`, `store_console`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -50,14 +50,19 @@ def insert_definitions(session: Session, rows: Sequence[dict[str, object]]) -> N
     session.execute(statement)
 
 
-def ensure_definition(session: Session, row: dict[str, object], known: set[str]) -> None:
+def ensure_definition(
+    session: Session,
+    definition_hash: str,
+    row: Callable[[], dict[str, object]],
+    known: set[str],
+) -> None:
     """Store a definition unless its hash is stored already: in `known` (hashes this process
-    has seen stored; definitions are never deleted), else by a primary-key look-up."""
-    definition_hash = str(row["definition_hash"])
+    has seen stored; definitions are never deleted), else by a primary-key look-up. The row
+    is made (the whole definition dumped to JSON) only when it has to be looked up."""
     if definition_hash in known:
         return
     if session.get(InstrumentDefinitionRecord, definition_hash) is None:
-        insert_definitions(session, [row])
+        insert_definitions(session, [row()])
     else:
         known.add(definition_hash)
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -86,8 +87,9 @@ def record_administration(
                 created_at=now,
             )
             store.ensure_definition(
-                session, definition_row(loaded, now), records.stored_definitions
-            )
+                session, loaded.definition_hash, partial(definition_row, loaded, now),
+                records.stored_definitions,
+            )  # fmt: skip
             session.add(administration)
             session.flush()  # the session's uniqueness is the database's to enforce
             revision = _revision(
@@ -163,7 +165,8 @@ def correct_administration(
         result = loaded.scorer.score(responses)
         now = records.now()
         known = records.stored_definitions
-        store.ensure_definition(session, definition_row(loaded, now), known)
+        row = partial(definition_row, loaded, now)
+        store.ensure_definition(session, loaded.definition_hash, row, known)
         revision = _revision(
             records, administration, current.revision + 1, "corrected", reason, loaded.version,
             loaded.definition_hash, administered_at or current.administered_at, responses,
