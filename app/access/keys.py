@@ -288,14 +288,17 @@ class AuthenticationCache:
                 pending = loop.create_future()
                 self._pending[authorization] = pending
         assert pending is not None
+        principal: Principal | None
         if not mine:
             shared = await asyncio.shield(pending)
             if shared is not None:
                 return shared
-            # Refused: this request authenticates on its own, so that its own address is
-            # counted against the limit of refused credentials.
-            return await authenticate()
-        principal: Principal | None = None
+            # Refused (or given up): this request authenticates on its own, so that its own
+            # address is counted against the limit of refused credentials.
+            principal = await authenticate()
+            self.put(authorization, principal)
+            return principal
+        principal = None
         try:
             principal = await authenticate()
             self.put(authorization, principal)

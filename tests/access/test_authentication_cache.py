@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, event
 
+from app.access.keys import AuthenticationCache, Principal
 from app.main import create_app
 from app.platform.db import Database
 from app.platform.settings import Settings
+from app.platform.tables import LOCAL_ORGANIZATION_ID
 
 SRS = {"instrument": "srs", "responses": {"1": 9.1, "2": 8.7, "3": 9.3, "4": 7.9}}
 AT_ONCE = 20
@@ -71,3 +73,31 @@ def test_a_refused_key_is_looked_up_by_each_request_and_refused_to_each(
         statuses = score_at_once(engine, settings, unknown)
     assert statuses == [401] * AT_ONCE
     assert len(lookups) == AT_ONCE
+
+
+def test_requests_waiting_on_a_lookup_that_is_given_up_look_the_key_up_themselves() -> None:
+    """The request making the lookup goes away (its client hung up): the ones waiting for it
+    are not left without an answer, and are not refused."""
+    cache = AuthenticationCache(60)
+    principal = Principal(LOCAL_ORGANIZATION_ID, None, frozenset({"scores"}), subject="key:k")
+    lookups: list[str] = []
+
+    async def authenticate(name: str) -> Principal:
+        lookups.append(name)
+        await asyncio.sleep(0.05)
+        return principal
+
+    async def scenario() -> list[Principal]:
+        first = asyncio.create_task(cache.reuse("Bearer k", lambda: authenticate("first")))
+        await asyncio.sleep(0)  # the first is looking the key up
+        waiting = [
+            asyncio.create_task(cache.reuse("Bearer k", lambda: authenticate("waiting")))
+            for _ in range(3)
+        ]
+        await asyncio.sleep(0)
+        first.cancel()
+        return await asyncio.gather(*waiting)
+
+    assert asyncio.run(scenario()) == [principal] * 3
+    assert lookups == ["first", "waiting", "waiting", "waiting"]
+    assert cache.get("Bearer k") == principal
