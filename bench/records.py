@@ -2,7 +2,9 @@
 
 - rupture evaluation of a 500-session series (the pure engine, no floor: a duration);
 - recording (POST …/administrations, 2 uvicorn workers, wrk 16 connections) against the bare
-  FastAPI + SQLAlchemy endpoint of bench/floor_records.py, alternating rounds;
+  FastAPI + SQLAlchemy endpoint of bench/floor_records.py (the issue's floor) and against
+  bench/floor_records_same_work.py (the least of the same work, written plainly), alternating
+  rounds, with each server's CPU per request and PostgreSQL's;
 - history-independence: the same load on an organisation holding 100 000 stored WAI-SR
   administrations (seeded with bulk SQL) against an empty organisation, same server, same
   database, alternating rounds;
@@ -19,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -215,47 +217,64 @@ SERVER_ENV = {"LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_MINUTE": "0"}
 WORKERS = ["--workers", "2"]
 
 
+# Recording's servers, ours first (its first write seeds the statistics the others read).
+SERVERS = {
+    "ours": ["--factory", "app.main:app_factory"],
+    "floor": ["bench.floor_records:app"],
+    "same work": ["bench.floor_records_same_work:app"],
+}
+FLOOR = "floor (bare FastAPI + SQLAlchemy: validate, lock the episode, insert, commit)"
+SAME_WORK = (
+    "floor doing the least of the same work (key look-up, lock, inserts, statistics shard,"
+    " series, sums, rules, stored flags and alerts, audit event)"
+)
+
+
 def recording_against_floor(seconds: int, connections: int, rounds: int, workdir: Path) -> None:
+    """Ours against the issue's floor (bench/floor_records.py) and against a floor doing the
+    least of the same work (bench/floor_records_same_work.py), alternating rounds."""
     with fresh_database() as url:
         organization_id, key = new_organisation(url, "bench")
-        ours_episodes = create_episodes(url, organization_id, EPISODES)
-        floor_episodes = create_episodes(url, organization_id, EPISODES)
+        episodes = {name: create_episodes(url, organization_id, EPISODES) for name in SERVERS}
         env = {**SERVER_ENV, "DATABASE_URL": url}
-        ours: list[dict[str, float]] = []
-        floor: list[dict[str, float]] = []
-        ours_cpu, floor_cpu = CpuCost(), CpuCost()
-        with (
-            serve(["--factory", "app.main:app_factory", *WORKERS], env) as ours_url,
-            serve(["bench.floor_records:app", *WORKERS], env) as floor_url,
-        ):
+        loads: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
+        costs = {name: CpuCost() for name in SERVERS}
+        with ExitStack() as servers:
+            urls = {
+                name: servers.enter_context(serve([*target, *WORKERS], env))
+                for name, target in SERVERS.items()
+            }
             load = partial(wrk_record, connections=connections, workdir=workdir)
-            load(ours_url, ours_episodes, key, 1, seconds=1)  # warm up both
-            load(floor_url, floor_episodes, key, 1, seconds=1)
+            for name in SERVERS:  # warm up each (ours first: it seeds the statistics)
+                load(urls[name], episodes[name], key, 1, seconds=1)
             for number in range(1, rounds + 1):
-                session = 1000 * number
-                floor_load = partial(load, floor_url, floor_episodes, key, session, seconds=seconds)
-                ours_load = partial(load, ours_url, ours_episodes, key, session, seconds=seconds)
-                floor.append(floor_cpu.add(SERVER_PIDS[floor_url], floor_load, _served))
-                ours.append(ours_cpu.add(SERVER_PIDS[ours_url], ours_load, _served))
-    ratios = [o["requests/s"] / f["requests/s"] for o, f in zip(ours, floor, strict=True)]
-    print(
-        f"  floor (bare FastAPI + SQLAlchemy: validate, lock the episode, insert, commit):"
-        f" {_median(floor, 'requests/s'):,.0f} requests/s, p99 {_median(floor, 'p99 ms'):.1f} ms"
-    )
+                for name in SERVERS:
+                    run = partial(
+                        load, urls[name], episodes[name], key, 1000 * number, seconds=seconds
+                    )
+                    loads[name].append(costs[name].add(SERVER_PIDS[urls[name]], run, _served))
+    ours = loads["ours"]
     print(
         f"  POST …/administrations ({EPISODES} episodes, 2 workers, {connections} connections):"
-        f" {_median(ours, 'requests/s'):,.0f} requests/s, p99 {_median(ours, 'p99 ms'):.1f} ms"
+        f" {_median(ours, 'requests/s'):,.0f} requests/s, p99 {_median(ours, 'p99 ms'):.1f} ms;"
+        f" CPU per request {_cpu(costs['ours'])}"
     )
-    print(
-        f"  ratio (ours / floor), median {statistics.median(ratios):.2f}"
-        f"   (rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)})"
-    )
-    print(
-        f"  CPU per request (app processes + PostgreSQL's): ours {ours_cpu.server_ms:.1f}"
-        f" + {ours_cpu.postgres_ms:.1f} ms, floor {floor_cpu.server_ms:.1f}"
-        f" + {floor_cpu.postgres_ms:.1f} ms: ratio (floor / ours)"
-        f" {floor_cpu.total_ms / ours_cpu.total_ms:.2f}"
-    )
+    for name, floor in (("floor", FLOOR), ("same work", SAME_WORK)):
+        ratios = [o["requests/s"] / f["requests/s"] for o, f in zip(ours, loads[name], strict=True)]
+        cpu = costs[name].total_ms / costs["ours"].total_ms
+        print(
+            f"  {floor}: {_median(loads[name], 'requests/s'):,.0f} requests/s,"
+            f" p99 {_median(loads[name], 'p99 ms'):.1f} ms; CPU per request {_cpu(costs[name])}"
+        )
+        print(
+            f"    ratio (ours / {name}), median {statistics.median(ratios):.2f}"
+            f"   (rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)});"
+            f" CPU ratio ({name} / ours) {cpu:.2f}"
+        )
+
+
+def _cpu(cost: CpuCost) -> str:
+    return f"{cost.server_ms:.1f} ms (app) + {cost.postgres_ms:.1f} ms (PostgreSQL)"
 
 
 def history_independence(seconds: int, connections: int, rounds: int, workdir: Path) -> None:
