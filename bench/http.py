@@ -1,11 +1,13 @@
 """HTTP figures on loopback, all under wrk: POST /v1/scores against a bare FastAPI endpoint,
-and POST /v1/scores/batch with 10 000 WAI-SR rows end to end. Both servers run under the same
+and POST /v1/scores/batch with 10 000 WAI-SR rows end to end. The servers run under the same
 uvicorn settings, one worker each, and are measured in the same run, alternating.
 
 Ours runs as deployed: every request authenticated (a key with the `scores` scope, through
 the rate limiter, whose limit is set out of reach so that it counts without refusing), and
 the default request logging on (LOG_LEVEL=INFO: one JSON line a request, written to a file as
-a log collector would take it). The bare endpoint checks no key and logs nothing."""
+a log collector would take it). The bare endpoint checks no key and logs nothing; a third
+server, bench/bare_app_same_work.py, does the least of ours' work the way FastAPI's tutorial
+writes it (a key, a rate limit, the security headers, a log line, the same scorer)."""
 
 from __future__ import annotations
 
@@ -177,22 +179,29 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         log = workdir / "requests.log"
         ours: list[Load] = []
         bare: list[Load] = []
-        ours_cpu, bare_cpu = CpuCost(), CpuCost()
+        same: list[Load] = []
+        ours_cpu, bare_cpu, same_cpu = CpuCost(), CpuCost(), CpuCost()
         batches: list[float] = []
         fhir: list[float] = []
         batch = batch_body(BATCH_ROWS)
         with (
             serve(["--factory", "app.main:app_factory"], env, log=log) as ours_url,
             serve(["bench.bare_app:app"], bare_env) as bare_url,
+            serve(["bench.bare_app_same_work:app"], env, log=workdir / "same.log") as same_url,
         ):
-            wrk_rate(ours_url, "/v1/scores", WAI_SR_BODY, 1, workdir, key=key)  # warm up both
+            wrk_rate(ours_url, "/v1/scores", WAI_SR_BODY, 1, workdir, key=key)  # warm up all
             wrk_rate(bare_url, "/v1/scores", WAI_SR_BODY, 1, workdir)
+            wrk_rate(same_url, "/v1/scores", WAI_SR_BODY, 1, workdir, key=key)
             for _ in range(rounds):
                 bare_load = partial(wrk_load, bare_url, "/v1/scores", WAI_SR_BODY, seconds, workdir)
                 ours_load = partial(
                     wrk_load, ours_url, "/v1/scores", WAI_SR_BODY, seconds, workdir, key=key
                 )
+                same_load = partial(
+                    wrk_load, same_url, "/v1/scores", WAI_SR_BODY, seconds, workdir, key=key
+                )
                 bare.append(bare_cpu.add(SERVER_PIDS[bare_url], bare_load, _served))
+                same.append(same_cpu.add(SERVER_PIDS[same_url], same_load, _served))
                 ours.append(ours_cpu.add(SERVER_PIDS[ours_url], ours_load, _served))
             for _ in range(max(1, rounds // 2)):
                 # One connection: each batch is sent, scored and read back before the next.
@@ -236,6 +245,18 @@ def run(seconds: int = 5, rounds: int = 3) -> dict[str, float]:
         f"  CPU per request (the server's process): ours {ours_cpu.server_ms * 1000:.0f} us,"
         f" bare {bare_cpu.server_ms * 1000:.0f} us: ratio (bare / ours)"
         f" {bare_cpu.server_ms / ours_cpu.server_ms:.2f}"
+    )
+    same_ratios = [mine.rate / theirs.rate for mine, theirs in zip(ours, same, strict=True)]
+    print(
+        f"  the least of the same work, plain FastAPI (bench/bare_app_same_work.py):"
+        f" {statistics.median(load.rate for load in same):,.0f} req/s,"
+        f" p99 {statistics.median(load.p99_ms for load in same):.1f} ms,"
+        f" CPU {same_cpu.server_ms * 1000:.0f} us a request"
+    )
+    print(
+        f"  ratio (ours / same work), median {statistics.median(same_ratios):.2f}"
+        f"   (rounds: {', '.join(f'{ratio:.2f}' for ratio in same_ratios)});"
+        f" CPU ratio (same work / ours) {same_cpu.server_ms / ours_cpu.server_ms:.2f}"
     )
     print(
         f"  POST /v1/scores/batch, 10 000 WAI-SR rows: {figures['batch rows/s']:,.0f} rows/s median"
