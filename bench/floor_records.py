@@ -41,26 +41,36 @@ def record(episode_id: uuid.UUID, body: Body) -> dict[str, Any]:
     total = sum(body.responses.values())
     now = datetime.now(UTC)
     with Session(engine) as session:
-        organization_id = session.execute(
-            select(Episode.organization_id).where(Episode.id == episode_id).with_for_update()
-        ).scalar()
-        if organization_id is None:
-            raise HTTPException(404)
-        administration = Administration(
-            id=uuid.uuid4(), organization_id=organization_id,
-            episode_id=episode_id, instrument_id=body.instrument, rater=body.rater,
-            session=body.session, created_at=now,
-        )  # fmt: skip
-        session.add(administration)
-        session.flush()
-        session.add(
-            AdministrationRevision(
-                id=uuid.uuid4(), organization_id=administration.organization_id,
-                administration_id=administration.id, revision=1, status="recorded",
-                instrument_version=DEFINITION.version, definition_hash=DEFINITION.definition_hash,
-                administered_at=body.administered_at, responses=body.responses,
-                result={"total": total}, created_at=now,
-            )
-        )  # fmt: skip
+        administration = insert_locked(session, episode_id, body, {"total": total}, now)
         session.commit()
         return {"id": str(administration.id), "session": body.session, "total": total}
+
+
+def insert_locked(
+    session: Session, episode_id: uuid.UUID, body: Body, result: dict[str, Any], now: datetime
+) -> Administration:
+    """Lock the episode, then insert the administration and its revision (a 404 without the
+    episode)."""
+    organization_id = session.execute(
+        select(Episode.organization_id).where(Episode.id == episode_id).with_for_update()
+    ).scalar()
+    if organization_id is None:
+        raise HTTPException(404)
+    administration = Administration(
+        id=uuid.uuid4(), organization_id=organization_id,
+        episode_id=episode_id, instrument_id=body.instrument, rater=body.rater,
+        session=body.session, created_at=now,
+    )  # fmt: skip
+    session.add(administration)
+    session.flush()
+    session.add(
+        AdministrationRevision(
+            id=uuid.uuid4(), organization_id=organization_id,
+            administration_id=administration.id, revision=1, status="recorded",
+            instrument_version=DEFINITION.version, definition_hash=DEFINITION.definition_hash,
+            administered_at=body.administered_at, responses=body.responses,
+            result=result, created_at=now,
+        )
+    )  # fmt: skip
+    session.flush()
+    return administration

@@ -15,45 +15,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.ruptures import SeriesPoint, detect_ruptures, organisation_statistics
 from app.core.statistics import Sums, accumulate, add_sums, administration_sums, summaries_from_sums
-from app.instruments.registry import load_registry
-from app.platform.db import make_engine
-from app.platform.settings import Settings
 from app.platform.tables import (
     Administration,
     AdministrationRevision,
     AlertRecord,
     ApiKey,
     AuditEvent,
-    Episode,
     InstrumentStatistic,
     RuptureFlagRecord,
 )
+from bench.floor_records import DEFINITION as LOADED
+from bench.floor_records import Body, engine, insert_locked
 
-settings = Settings()
-engine = make_engine(os.environ.get("DATABASE_URL", settings.database_url))
-LOADED = load_registry(settings.instruments_dir).get("wai-sr")
 SHARDS = 16  # as app/records/statistics.py keeps them
 app = FastAPI()
-
-
-class Body(BaseModel):
-    instrument: str
-    rater: str
-    session: Annotated[int, Field(ge=1)]
-    administered_at: datetime
-    responses: dict[str, Annotated[int, Field(ge=1, le=5)]]
 
 
 @app.post("/v1/episodes/{episode_id}/administrations", status_code=201)
@@ -68,28 +53,8 @@ def record(
         digest = "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
         if key is None or not hmac.compare_digest(key.secret_hash, digest):
             raise HTTPException(401)
-        organization_id = session.execute(
-            select(Episode.organization_id).where(Episode.id == episode_id).with_for_update()
-        ).scalar()
-        if organization_id is None:
-            raise HTTPException(404)
-        administration = Administration(
-            id=uuid.uuid4(), organization_id=organization_id, episode_id=episode_id,
-            instrument_id=body.instrument, rater=body.rater, session=body.session,
-            created_at=now,
-        )  # fmt: skip
-        session.add(administration)
-        session.flush()
-        session.add(
-            AdministrationRevision(
-                id=uuid.uuid4(), organization_id=organization_id,
-                administration_id=administration.id, revision=1, status="recorded",
-                instrument_version=LOADED.version, definition_hash=LOADED.definition_hash,
-                administered_at=body.administered_at, responses=body.responses,
-                result=result, created_at=now,
-            )
-        )  # fmt: skip
-        session.flush()
+        administration = insert_locked(session, episode_id, body, dict(result), now)
+        organization_id = administration.organization_id
         series = session.execute(
             select(Administration.id, Administration.session, AdministrationRevision)
             .join(AdministrationRevision)
