@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 PROC = Path("/proc")
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+TICKS = os.sysconf("SC_CLK_TCK")  # /proc counts CPU time in these
 T = TypeVar("T")
 
 
